@@ -1,0 +1,1 @@
+#include "planter_executor.h"
