@@ -1,0 +1,154 @@
+import Foundation
+import PlanterJSON
+
+extension Deployment {
+    /// Reads a deployment config file (YAML or JSON). Problems carry JSON pointers into it.
+    public static func load(path: String) -> Result<Deployment, ValidationFailure> {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(ValidationFailure([.error("", "cannot read deployment config \(path)")]))
+        }
+        switch DocumentParser.parse([UInt8](data), format: .forPath(path)) {
+        case .failure(let failure):
+            return .failure(ValidationFailure(failure.problems.map { Problem($0.severity, $0.path, "\(path): \($0.message)") }))
+        case .success(let json):
+            let (deployment, problems) = decode(json, source: path)
+            return problems.hasErrors ? .failure(ValidationFailure(problems.all)) : .success(deployment)
+        }
+    }
+
+    static let knownFields = "executorLabel, defaultExecutor, parallel, retry, outputTailBytes, secrets, executors, pluginPath"
+
+    public static func decode(_ json: JSON, source: String) -> (Deployment, Problems) {
+        var problems = Problems()
+        var deployment = Deployment()
+        deployment.source = source
+        guard let object = json.objectValue else {
+            problems.error("", "a deployment config must be an object, got \(json.typeName)")
+            return (deployment, problems)
+        }
+        var reader = ObjectReader(object, path: "", problems: &problems)
+        if let (value, path) = reader.take("executorlabel"),
+            let text = FieldReader.string(value, path, &problems, what: "executorLabel") {
+            deployment.executorLabel = text
+        }
+        if let (value, path) = reader.take("defaultexecutor"),
+            let text = FieldReader.string(value, path, &problems, what: "defaultExecutor") {
+            deployment.defaultExecutor = text
+        }
+        if let (value, path) = reader.take("parallel") {
+            deployment.parallel = FieldReader.integer(value, path, &problems, what: "parallel", range: 1...4096)
+        }
+        if let (value, path) = reader.take("outputtailbytes"),
+            let bytes = FieldReader.integer(value, path, &problems, what: "outputTailBytes", range: 0...(1 << 30)) {
+            deployment.outputTailBytes = bytes
+        }
+        if let (value, path) = reader.take("retry") {
+            deployment.backoff = decodeBackoff(value, path: path, problems: &problems)
+        }
+        if let (value, path) = reader.take("pluginpath") {
+            deployment.pluginPath = FieldReader.strings(value, path, &problems, what: "pluginPath entry")
+        }
+        if let (value, path) = reader.take("secrets") {
+            deployment.secrets = decodeSecrets(value, path: path, problems: &problems)
+        }
+        if let (value, path) = reader.take("executors") {
+            deployment.executors = decodeExecutors(value, path: path, problems: &problems)
+        }
+        reader.finish(&problems, known: knownFields)
+        let secretNames = Set(deployment.secrets.map(\.name))
+        for executor in deployment.executors {
+            for (index, name) in executor.secrets.enumerated() where !secretNames.contains(name) {
+                problems.error("\(executor.path)/secrets/\(index)", "unknown secret \"\(name)\" (declare it under secrets)")
+            }
+        }
+        return (deployment, problems)
+    }
+
+    static func decodeBackoff(_ value: JSON, path: String, problems: inout Problems) -> BackoffPolicy {
+        var policy = BackoffPolicy()
+        guard let object = value.objectValue else {
+            problems.error(path, "retry must be an object, got \(value.typeName)")
+            return policy
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        if let (value, valuePath) = reader.take("initialdelay"),
+            let duration = FieldReader.duration(value, valuePath, &problems, what: "initialDelay") {
+            policy.initialDelay = duration
+        }
+        if let (value, valuePath) = reader.take("maxdelay"),
+            let duration = FieldReader.duration(value, valuePath, &problems, what: "maxDelay") {
+            policy.maxDelay = duration
+        }
+        for (name, keyPath) in [("factor", \BackoffPolicy.factor), ("jitter", \BackoffPolicy.jitter)] {
+            guard let (value, valuePath) = reader.take(name) else { continue }
+            if let number = RetryPolicy.number(value), number >= 0 {
+                policy[keyPath: keyPath] = number
+            } else {
+                problems.error(valuePath, "\(name) must be a non-negative number, got \(FieldReader.describe(value))")
+            }
+        }
+        reader.finish(&problems, known: "initialDelay, factor, maxDelay, jitter")
+        return policy
+    }
+
+    /// `secrets: {NAME: {env: VAR}}` or `{NAME: {file: /path}}`.
+    static func decodeSecrets(_ value: JSON, path: String, problems: inout Problems) -> [SecretDefinition] {
+        guard let object = value.objectValue else {
+            problems.error(path, "secrets must be an object of NAME: {env: VAR} or NAME: {file: PATH}, got \(value.typeName)")
+            return []
+        }
+        var secrets: [SecretDefinition] = []
+        for member in object {
+            let secretPath = JSONPointer.append(path, member.key)
+            if let env = member.value["env"]?.stringValue {
+                secrets.append(SecretDefinition(name: member.key, source: .environment(env), path: secretPath))
+            } else if let file = member.value["file"]?.stringValue {
+                secrets.append(SecretDefinition(name: member.key, source: .file(file), path: secretPath))
+            } else {
+                problems.error(secretPath, "a secret needs {env: VARIABLE} or {file: PATH}")
+            }
+        }
+        return secrets
+    }
+
+    static func decodeExecutors(_ value: JSON, path: String, problems: inout Problems) -> [ExecutorDefinition] {
+        guard let list = value.arrayValue else {
+            problems.error(path, "executors must be a list, got \(value.typeName)")
+            return []
+        }
+        var result: [ExecutorDefinition] = []
+        for (index, element) in list.enumerated() {
+            let itemPath = JSONPointer.append(path, index)
+            guard let object = element.objectValue else {
+                problems.error(itemPath, "an executor must be an object, got \(element.typeName)")
+                continue
+            }
+            var reader = ObjectReader(object, path: itemPath, problems: &problems)
+            var definition = ExecutorDefinition(name: "", plugin: "", path: itemPath)
+            if let (value, valuePath) = reader.take("name") {
+                definition.name = FieldReader.string(value, valuePath, &problems, what: "name") ?? ""
+            }
+            if definition.name.isEmpty { problems.error(JSONPointer.append(itemPath, "name"), "missing executor name") }
+            if let (value, valuePath) = reader.take("plugin") {
+                definition.plugin = FieldReader.string(value, valuePath, &problems, what: "plugin") ?? ""
+            }
+            if definition.plugin.isEmpty { problems.error(JSONPointer.append(itemPath, "plugin"), "missing plugin") }
+            if let (value, valuePath) = reader.take("match") {
+                definition.match = FieldReader.labels(value, valuePath, &problems, what: "match")
+            }
+            if let (value, valuePath) = reader.take("config") {
+                if value.objectValue != nil {
+                    definition.config = value
+                } else {
+                    problems.error(valuePath, "config must be an object, got \(value.typeName)")
+                }
+            }
+            if let (value, valuePath) = reader.take("secrets") {
+                definition.secrets = FieldReader.strings(value, valuePath, &problems, what: "secret name")
+            }
+            reader.finish(&problems, known: "name, plugin, match, config, secrets")
+            result.append(definition)
+        }
+        return result
+    }
+}

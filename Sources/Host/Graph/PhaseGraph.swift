@@ -1,0 +1,156 @@
+/// The dependency graph of a manifest, by phase index (manifest order). Built once per
+/// plan; the runner works on indices, never on id lookups.
+public struct PhaseGraph: Sendable {
+    public let ids: [String]
+    public let indexByID: [String: Int]
+    /// For each phase, the phases it waits for.
+    public let dependencies: [[Int]]
+    /// For each phase, the phases that wait for it.
+    public let dependents: [[Int]]
+
+    public var count: Int { ids.count }
+
+    /// Builds the graph, reporting duplicate ids, unknown dependencies and cycles at their pointers.
+    /// `paths[i]` is the JSON pointer of phase i. Returns nil when the graph cannot be used.
+    public static func build(_ manifest: Manifest, paths: [String], problems: inout Problems) -> PhaseGraph? {
+        let phases = manifest.phases
+        var indexByID: [String: Int] = [:]
+        indexByID.reserveCapacity(phases.count)
+        var valid = true
+        for (index, phase) in phases.enumerated() where !phase.id.isEmpty {
+            if let first = indexByID[phase.id] {
+                problems.error(paths[index] + "/id", "duplicate id \"\(phase.id)\" (first used at \(paths[first]))")
+                valid = false
+            } else {
+                indexByID[phase.id] = index
+            }
+        }
+        var dependencies = [[Int]](repeating: [], count: phases.count)
+        var dependents = [[Int]](repeating: [], count: phases.count)
+        for (index, phase) in phases.enumerated() {
+            guard let waitFor = phase.spec.waitFor else { continue }
+            for (position, id) in waitFor.phases.enumerated() {
+                guard let target = indexByID[id] else {
+                    let hint = closestID(to: id, in: indexByID.keys).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    problems.error("\(paths[index])/spec/waitFor/phases/\(position)", "unknown phase \"\(id)\"\(hint)")
+                    valid = false
+                    continue
+                }
+                if !dependencies[index].contains(target) {
+                    dependencies[index].append(target)
+                    dependents[target].append(index)
+                }
+            }
+        }
+        let graph = PhaseGraph(ids: phases.map(\.id), indexByID: indexByID, dependencies: dependencies, dependents: dependents)
+        for cycle in graph.cycles() {
+            let names = (cycle + [cycle[0]]).map { graph.ids[$0] }.joined(separator: " -> ")
+            problems.error("\(paths[cycle[0]])/spec/waitFor", "dependency cycle: \(names)")
+            valid = false
+        }
+        return valid ? graph : nil
+    }
+
+    /// Every cycle found by a depth-first search, each as the phases along it.
+    func cycles() -> [[Int]] {
+        var state = [UInt8](repeating: 0, count: count)  // 0 new, 1 on stack, 2 done
+        var found: [[Int]] = []
+        var stack: [(node: Int, next: Int)] = []
+        var onPath: [Int] = []
+        for root in 0..<count where state[root] == 0 {
+            stack.append((root, 0))
+            state[root] = 1
+            onPath.append(root)
+            while let top = stack.last {
+                let edges = dependencies[top.node]
+                if top.next < edges.count {
+                    stack[stack.count - 1].next += 1
+                    let target = edges[top.next]
+                    if state[target] == 0 {
+                        state[target] = 1
+                        stack.append((target, 0))
+                        onPath.append(target)
+                    } else if state[target] == 1, let start = onPath.lastIndex(of: target) {
+                        // A waits for B waits for … A: report in waiting order, from the dependency.
+                        found.append(Array(onPath[start...]))
+                    }
+                } else {
+                    state[top.node] = 2
+                    stack.removeLast()
+                    onPath.removeLast()
+                }
+            }
+        }
+        return found
+    }
+
+    /// Phases grouped by how early they could start: wave 0 waits for nothing (within
+    /// `included`), wave n waits only for phases of earlier waves.
+    public func waves(including included: [Bool]? = nil) -> [[Int]] {
+        var level = [Int](repeating: -1, count: count)
+        var waves: [[Int]] = []
+        for index in topologicalOrder() where included?[index] ?? true {
+            var wave = 0
+            for dependency in dependencies[index] where level[dependency] >= 0 {
+                wave = max(wave, level[dependency] + 1)
+            }
+            level[index] = wave
+            if wave == waves.count { waves.append([]) }
+            waves[wave].append(index)
+        }
+        return waves.map { $0.sorted() }
+    }
+
+    /// Dependencies before dependents; manifest order among equals.
+    public func topologicalOrder() -> [Int] {
+        var remaining = dependencies.map(\.count)
+        var heap = MinHeap<Int>()
+        for index in 0..<count where remaining[index] == 0 { heap.push(index) }
+        var order: [Int] = []
+        order.reserveCapacity(count)
+        while let index = heap.pop() {
+            order.append(index)
+            for dependent in dependents[index] {
+                remaining[dependent] -= 1
+                if remaining[dependent] == 0 { heap.push(dependent) }
+            }
+        }
+        return order
+    }
+
+    /// Everything that waits on `roots`, directly or not (roots included).
+    public func downstream(of roots: [Int]) -> [Bool] {
+        var marked = [Bool](repeating: false, count: count)
+        var stack = roots
+        while let index = stack.popLast() {
+            if marked[index] { continue }
+            marked[index] = true
+            stack += dependents[index]
+        }
+        return marked
+    }
+
+    static func closestID(to id: String, in candidates: Dictionary<String, Int>.Keys) -> String? {
+        var best: (String, Int)?
+        for candidate in candidates {
+            let distance = editDistance(id, candidate)
+            if distance <= max(2, id.count / 4), distance < best?.1 ?? .max { best = (candidate, distance) }
+        }
+        return best?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.utf8), b = Array(b.utf8)
+        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
+        if abs(a.count - b.count) > 3 { return abs(a.count - b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + [Int](repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,245 @@
+import PlanterJSON
+
+/// Turns a parsed document into a Manifest, collecting every problem with its pointer.
+/// Structural checks across phases (unknown dependencies, cycles, executors) are the
+/// validator's; this reads one phase at a time.
+public enum ManifestDecoder {
+    /// Accepts a JSON array of phases, or an object with a `phases` array.
+    public static func decode(_ document: JSON) -> (manifest: Manifest, problems: Problems) {
+        var problems = Problems()
+        let list: [JSON]
+        let basePath: String
+        switch document {
+        case .array(let elements):
+            list = elements
+            basePath = ""
+        case .object(let object):
+            let phasesKey = object.keys.first { ObjectReader.normalize($0) == "phases" }
+            guard let phasesKey, let elements = object[phasesKey]?.arrayValue else {
+                problems.error("", "expected a JSON array of phases, or an object with a \"phases\" array")
+                return (Manifest(phases: []), problems)
+            }
+            list = elements
+            basePath = JSONPointer.append("", phasesKey)
+        default:
+            problems.error("", "expected a JSON array of phases, or an object with a \"phases\" array; got \(document.typeName)")
+            return (Manifest(phases: []), problems)
+        }
+        var phases: [Phase] = []
+        phases.reserveCapacity(list.count)
+        for (index, element) in list.enumerated() {
+            if let phase = decodePhase(element, path: JSONPointer.append(basePath, index), problems: &problems) {
+                phases.append(phase)
+            }
+        }
+        return (Manifest(phases: phases), problems)
+    }
+
+    static let phaseFields = "kind, id, spec"
+    static let specFields = "description, selector, instanceMode, waitFor, retry, onFailure, onSuccess"
+
+    static func decodePhase(_ value: JSON, path: String, problems: inout Problems) -> Phase? {
+        guard let object = value.objectValue else {
+            problems.error(path, "a phase must be an object, got \(value.typeName)")
+            return nil
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var phase = Phase(id: "")
+        if let (kind, kindPath) = reader.take("kind") {
+            let text = kind.stringValue ?? ""
+            if text != "Phase" {
+                problems.error(kindPath, "kind must be \"Phase\", got \(FieldReader.describe(kind))")
+            }
+            phase.kind = "Phase"
+        } else {
+            problems.error(JSONPointer.append(path, "kind"), "missing kind (must be \"Phase\")")
+        }
+        if let (id, idPath) = reader.take("id") {
+            if let text = FieldReader.string(id, idPath, &problems, what: "id") {
+                if text.trimmingSpaces.isEmpty { problems.error(idPath, "id must not be empty") }
+                phase.id = text
+            }
+        } else {
+            problems.error(JSONPointer.append(path, "id"), "missing id")
+        }
+        if let (spec, specPath) = reader.take("spec") {
+            if let specObject = spec.objectValue {
+                phase.spec = decodeSpec(specObject, path: specPath, problems: &problems)
+            } else if !spec.isNull {
+                problems.error(specPath, "spec must be an object, got \(spec.typeName)")
+            }
+        }
+        phase.extensions = reader.extensions
+        reader.finish(&problems, known: phaseFields)
+        return phase
+    }
+
+    static func decodeSpec(_ object: JSONObject, path: String, problems: inout Problems) -> PhaseSpec {
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var spec = PhaseSpec()
+        if let (value, valuePath) = reader.take("description") {
+            spec.description = FieldReader.string(value, valuePath, &problems, what: "description")
+        }
+        if let (value, valuePath) = reader.take("selector") {
+            spec.selector = decodeSelector(value, path: valuePath, problems: &problems)
+        }
+        if let (value, valuePath) = reader.take("instancemode") {
+            if let text = value.stringValue, let mode = InstanceMode.allCases.first(where: {
+                ObjectReader.normalize($0.rawValue) == ObjectReader.normalize(text)
+            }) {
+                spec.instanceMode = mode
+            } else {
+                problems.error(valuePath, "unknown instanceMode \(FieldReader.describe(value)) (use immediate or onUse)")
+            }
+        }
+        if let (value, valuePath) = reader.take("waitfor") {
+            spec.waitFor = decodeWaitFor(value, path: valuePath, problems: &problems)
+        }
+        if let (value, valuePath) = reader.take("retry") {
+            spec.retry = decodeRetry(value, path: valuePath, problems: &problems)
+        }
+        if let (value, valuePath) = reader.take("onfailure") {
+            spec.onFailure = decodeHandler(value, path: valuePath, problems: &problems)
+        }
+        if let (value, valuePath) = reader.take("onsuccess") {
+            spec.onSuccess = decodeHandler(value, path: valuePath, problems: &problems)
+        }
+        spec.extensions = reader.extensions
+        if let run = spec.extensions["x-run"], run.objectValue == nil, !run.isNull {
+            problems.error(JSONPointer.append(path, "x-run"), "x-run (the executor payload) must be an object, got \(run.typeName)")
+        }
+        if let timeout = spec.extensions["x-timeout"] {
+            _ = FieldReader.duration(timeout, JSONPointer.append(path, "x-timeout"), &problems, what: "x-timeout")
+        }
+        reader.finish(&problems, known: specFields)
+        return spec
+    }
+
+    static func decodeSelector(_ value: JSON, path: String, problems: inout Problems) -> Selector? {
+        guard let object = value.objectValue else {
+            if !value.isNull { problems.error(path, "selector must be an object, got \(value.typeName)") }
+            return nil
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var selector = Selector()
+        if let (labels, labelsPath) = reader.take("matchlabels") {
+            selector.matchLabels = FieldReader.labels(labels, labelsPath, &problems, what: "matchLabels")
+        }
+        selector.extensions = reader.extensions
+        reader.finish(&problems, known: "matchLabels")
+        return selector.matchLabels.isEmpty && selector.extensions.isEmpty ? nil : selector
+    }
+
+    static func decodeWaitFor(_ value: JSON, path: String, problems: inout Problems) -> WaitFor? {
+        // A bare list is read as the phases to wait for.
+        if value.arrayValue != nil {
+            return WaitFor(phases: FieldReader.strings(value, path, &problems, what: "waitFor entry"))
+        }
+        guard let object = value.objectValue else {
+            if !value.isNull { problems.error(path, "waitFor must be an object, got \(value.typeName)") }
+            return nil
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var waitFor = WaitFor()
+        if let (phases, phasesPath) = reader.take("phases") {
+            waitFor.phases = FieldReader.strings(phases, phasesPath, &problems, what: "waitFor.phases entry")
+            var seen = Set<String>()
+            for (index, id) in waitFor.phases.enumerated() where !seen.insert(id).inserted {
+                problems.warning(JSONPointer.append(phasesPath, index), "phase \"\(id)\" is listed twice")
+            }
+        }
+        if let (timeout, timeoutPath) = reader.take("timeout") {
+            waitFor.timeout = FieldReader.duration(timeout, timeoutPath, &problems, what: "waitFor.timeout")
+        }
+        waitFor.extensions = reader.extensions
+        reader.finish(&problems, known: "phases, timeout")
+        return waitFor.phases.isEmpty && waitFor.timeout == nil && waitFor.extensions.isEmpty ? nil : waitFor
+    }
+
+    static let retryNumbers = ["x-factor", "x-jitter"]
+    static let retryDurations = ["x-initialDelay", "x-maxDelay"]
+
+    static func decodeRetry(_ value: JSON, path: String, problems: inout Problems) -> RetryPolicy? {
+        guard let object = value.objectValue else {
+            if !value.isNull { problems.error(path, "retry must be an object, got \(value.typeName)") }
+            return nil
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var retry = RetryPolicy()
+        if let (attempts, attemptsPath) = reader.take("maxattempts") {
+            retry.maxAttempts = FieldReader.integer(attempts, attemptsPath, &problems, what: "maxAttempts", range: 1...1000)
+        }
+        retry.extensions = reader.extensions
+        for key in retryDurations {
+            if let value = retry.extensions[key] {
+                _ = FieldReader.duration(value, JSONPointer.append(path, key), &problems, what: key)
+            }
+        }
+        for key in retryNumbers {
+            if let value = retry.extensions[key] {
+                if RetryPolicy.number(value) == nil || RetryPolicy.number(value)! < 0 {
+                    problems.error(JSONPointer.append(path, key), "\(key) must be a non-negative number, got \(FieldReader.describe(value))")
+                }
+            }
+        }
+        reader.finish(&problems, known: "maxAttempts")
+        return retry.maxAttempts == nil && retry.extensions.isEmpty ? nil : retry
+    }
+
+    static func decodeHandler(_ value: JSON, path: String, problems: inout Problems) -> Handler? {
+        guard let object = value.objectValue else {
+            if !value.isNull { problems.error(path, "a handler must be an object, got \(value.typeName)") }
+            return nil
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var handler = Handler()
+        if let (action, actionPath) = reader.take("action") {
+            if let text = action.stringValue, let parsed = HandlerAction(rawValue: text.lowercased()) {
+                handler.action = parsed
+            } else if !action.isNull {
+                problems.error(actionPath, "unknown action \(FieldReader.describe(action)) (use raise, continue or abort)")
+            }
+        }
+        if let (spec, specPath) = reader.take("spec") {
+            if let specObject = spec.objectValue {
+                var specReader = ObjectReader(specObject, path: specPath, problems: &problems)
+                if let (message, messagePath) = specReader.take("message") ?? specReader.take("messages") {
+                    handler.messages = FieldReader.strings(message, messagePath, &problems, what: "message")
+                }
+                if let (labels, labelsPath) = specReader.take("labels") {
+                    handler.labels = FieldReader.labels(labels, labelsPath, &problems, what: "labels")
+                }
+                if let (notify, notifyPath) = specReader.take("notify") {
+                    handler.notify = decodeNotify(notify, path: notifyPath, problems: &problems)
+                }
+                handler.specExtensions = specReader.extensions
+                specReader.finish(&problems, known: "message, labels, notify")
+            } else if !spec.isNull {
+                problems.error(specPath, "handler spec must be an object, got \(spec.typeName)")
+            }
+        }
+        handler.extensions = reader.extensions
+        reader.finish(&problems, known: "action, spec")
+        let isEmpty = handler.action == nil && handler.messages.isEmpty && handler.labels.isEmpty
+            && handler.notify == nil && handler.extensions.isEmpty && handler.specExtensions.isEmpty
+        return isEmpty ? nil : handler
+    }
+
+    static func decodeNotify(_ value: JSON, path: String, problems: inout Problems) -> Notify? {
+        guard let object = value.objectValue else {
+            if !value.isNull { problems.error(path, "notify must be an object, got \(value.typeName)") }
+            return nil
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        var notify = Notify()
+        if let (email, emailPath) = reader.take("email") {
+            notify.email = FieldReader.strings(email, emailPath, &problems, what: "email")
+        }
+        if let (slack, slackPath) = reader.take("slack") {
+            notify.slack = FieldReader.strings(slack, slackPath, &problems, what: "slack")
+        }
+        notify.extensions = reader.extensions
+        reader.finish(&problems, known: "email, slack")
+        return notify.email.isEmpty && notify.slack.isEmpty && notify.extensions.isEmpty ? nil : notify
+    }
+}

@@ -1,0 +1,136 @@
+import PlanterJSON
+
+/// Reads one JSON object of a manifest whatever its spelling: `waitFor`, `wait_for` and
+/// `WaitFor` are the same field. Keys are matched after lower-casing and dropping `_`/`-`.
+/// `x-` keys are extensions, kept verbatim; other unknown keys become warnings.
+struct ObjectReader {
+    let path: String
+    private var fields: [String: (key: String, value: JSON)] = [:]
+    private var order: [String] = []
+    private(set) var extensions = JSONObject()
+
+    init(_ object: JSONObject, path: String, problems: inout Problems) {
+        self.path = path
+        for member in object {
+            if member.key.hasPrefix("x-") || member.key.hasPrefix("X-") {
+                extensions.append(member.key, member.value)
+                continue
+            }
+            let name = ObjectReader.normalize(member.key)
+            if let earlier = fields[name] {
+                problems.error(JSONPointer.append(path, member.key),
+                               "\"\(member.key)\" repeats \"\(earlier.key)\" in another spelling; give it once")
+                continue
+            }
+            fields[name] = (member.key, member.value)
+            order.append(name)
+        }
+    }
+
+    static func normalize(_ key: String) -> String {
+        String(String.UnicodeScalarView(key.unicodeScalars.filter { $0 != "_" && $0 != "-" })).lowercased()
+    }
+
+    /// The value of a field (by its normalized name) and its pointer, consuming it.
+    mutating func take(_ name: String) -> (value: JSON, path: String)? {
+        guard let field = fields.removeValue(forKey: name) else { return nil }
+        return (field.value, JSONPointer.append(path, field.key))
+    }
+
+    /// Reports what nobody took as unknown: a warning, since newer protocol versions may add fields.
+    mutating func finish(_ problems: inout Problems, known: String) {
+        for name in order {
+            guard let field = fields[name] else { continue }
+            problems.warning(JSONPointer.append(path, field.key),
+                             "unknown field \"\(field.key)\" ignored (known here: \(known); extensions start with x-)")
+        }
+        fields.removeAll()
+    }
+}
+
+/// Typed reads with messages that say what was expected and what came.
+enum FieldReader {
+    static func string(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> String? {
+        switch value {
+        case .string(let s): return s
+        case .int, .double: return value.serialized  // a number where text was meant: keep its text
+        default:
+            problems.error(path, "\(what) must be a string, got \(value.typeName)")
+            return nil
+        }
+    }
+
+    /// An integer, also from a numeric string (`"5"`), as some manifest writers send them.
+    static func integer(_ value: JSON, _ path: String, _ problems: inout Problems, what: String,
+                        range: ClosedRange<Int>) -> Int? {
+        let number: Int?
+        switch value {
+        case .int, .double: number = value.intValue
+        case .string(let s): number = Int(s.trimmingSpaces)
+        default: number = nil
+        }
+        guard let number else {
+            problems.error(path, "\(what) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(describe(value))")
+            return nil
+        }
+        guard range.contains(number) else {
+            problems.error(path, "\(what) must be in \(range.lowerBound)...\(range.upperBound), got \(number)")
+            return nil
+        }
+        return number
+    }
+
+    static func duration(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> PlanDuration? {
+        guard let duration = PlanDuration(json: value) else {
+            problems.error(path, "\(what) must be a duration like 300ms, 5s, 2m or 1h, got \(describe(value))")
+            return nil
+        }
+        return duration
+    }
+
+    /// A list of strings; a single string is taken as a list of one.
+    static func strings(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> [String] {
+        switch value {
+        case .string(let s): return [s]
+        case .array(let elements):
+            var result: [String] = []
+            for (index, element) in elements.enumerated() {
+                if let s = element.stringValue {
+                    result.append(s)
+                } else {
+                    problems.error(JSONPointer.append(path, index), "\(what) must be a string, got \(element.typeName)")
+                }
+            }
+            return result
+        case .null: return []
+        default:
+            problems.error(path, "\(what) must be a list of strings, got \(value.typeName)")
+            return []
+        }
+    }
+
+    static func labels(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> Labels {
+        guard let object = value.objectValue else {
+            if !value.isNull { problems.error(path, "\(what) must be an object of string values, got \(value.typeName)") }
+            return Labels()
+        }
+        var labels = Labels()
+        for member in object {
+            if let s = member.value.stringValue {
+                labels[member.key] = s
+            } else {
+                problems.error(JSONPointer.append(path, member.key),
+                               "label \"\(member.key)\" must have a string value, got \(describe(member.value))")
+            }
+        }
+        return labels
+    }
+
+    static func describe(_ value: JSON) -> String {
+        switch value {
+        case .string(let s): return "\"\(s)\""
+        case .int, .double, .bool: return value.serialized
+        default: return value.typeName
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import PlanterJSON
+
+/// The canonical JSON of run results, shared by the CLI (`--output json`) and the API.
+extension RunResult {
+    public var json: JSON {
+        var object = JSONObject()
+        object.appendUnchecked("runId", .string(runId))
+        object.appendUnchecked("status", .string(status.rawValue))
+        object.appendUnchecked("startedAt", .string(startedAt.iso8601))
+        object.appendUnchecked("endedAt", .string(endedAt.iso8601))
+        object.appendUnchecked("durationMs", .int(durationMs))
+        if let failedPhase { object.appendUnchecked("failedPhase", .string(failedPhase)) }
+        var summary = JSONObject()
+        for status in PhaseStatus.allCases {
+            let count = count(status)
+            if count > 0 { summary.appendUnchecked(status.rawValue, .int(Int64(count))) }
+        }
+        object.appendUnchecked("summary", .object(summary))
+        object.appendUnchecked("phases", .array(phases.map(\.json)))
+        return .object(object)
+    }
+}
+
+extension PhaseRecord {
+    public var json: JSON {
+        var object = JSONObject()
+        object.appendUnchecked("id", .string(id))
+        object.appendUnchecked("status", .string(status.rawValue))
+        object.appendUnchecked("executor", .string(executor))
+        object.appendUnchecked("plugin", .string(plugin))
+        if !message.isEmpty { object.appendUnchecked("message", .string(message)) }
+        if let startedAt { object.appendUnchecked("startedAt", .string(startedAt.iso8601)) }
+        if let endedAt { object.appendUnchecked("endedAt", .string(endedAt.iso8601)) }
+        object.appendUnchecked("attempts", .array(attempts.map(\.json)))
+        if !labels.isEmpty { object.appendUnchecked("labels", labels.json) }
+        object.appendUnchecked("outputs", .object(outputs))
+        object.appendUnchecked("output", .string(output.text))
+        if output.droppedBytes > 0 { object.appendUnchecked("outputDroppedBytes", .int(Int64(output.droppedBytes))) }
+        return .object(object)
+    }
+}
+
+extension AttemptRecord {
+    public var json: JSON {
+        var object = JSONObject()
+        object.appendUnchecked("attempt", .int(Int64(attempt)))
+        object.appendUnchecked("status", .string(status.rawValue))
+        object.appendUnchecked("startedAt", .string(startedAt.iso8601))
+        if let endedAt { object.appendUnchecked("endedAt", .string(endedAt.iso8601)) }
+        if let durationMs { object.appendUnchecked("durationMs", .int(durationMs)) }
+        if let exitCode { object.appendUnchecked("exitCode", .int(Int64(exitCode))) }
+        if !message.isEmpty { object.appendUnchecked("message", .string(message)) }
+        return .object(object)
+    }
+}
