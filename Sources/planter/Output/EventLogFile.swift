@@ -1,0 +1,39 @@
+import Foundation
+import PlanterHost
+import PlanterJSON
+import Synchronization
+
+/// `--events FILE`: every event as one JSON line, buffered and flushed in large writes.
+final class EventLogFile: EventSink {
+    private let handle: FileHandle
+    private let buffer = Mutex<[UInt8]>([])
+    private static let flushSize = 1 << 16
+
+    init?(path: String) {
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path) else { return nil }
+        self.handle = handle
+    }
+
+    func receive(_ event: RunEvent) {
+        var writer = JSONWriter(capacity: 256)
+        event.write(to: &writer)
+        writer.bytes.append(0x0A)
+        buffer.withLock { buffer in
+            buffer += writer.bytes
+            // Written under the lock so lines from different threads stay in event order.
+            if buffer.count >= Self.flushSize {
+                handle.write(Data(buffer))
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    func close() {
+        buffer.withLock { buffer in
+            handle.write(Data(buffer))
+            buffer.removeAll()
+        }
+        try? handle.close()
+    }
+}

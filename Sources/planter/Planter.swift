@@ -1,0 +1,39 @@
+import ArgumentParser
+import PlanterHost
+
+@main
+struct Planter: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "planter",
+        abstract: "Runs Phase Manifests through pluggable executors.",
+        version: PlanterVersion.current,
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self]
+    )
+}
+
+/// Exit codes shared by the commands: 0 all succeeded, 1 a phase failed (or the run was
+/// cancelled), 2 the manifest or the deployment config is invalid.
+enum ExitStatus {
+    static let failed = ExitCode(1)
+    static let invalid = ExitCode(2)
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+}
+
+struct DeploymentOptions: ParsableArguments {
+    @Option(name: .long, help: "Deployment config (planter.yaml). Default: $PLANTER_CONFIG, else the built-in deployment.")
+    var config: String?
+
+    /// Loads the deployment or exits 2 with every problem.
+    func prepare(format: OutputFormat) throws -> DeploymentSetup {
+        switch DeploymentSetup.prepare(configPath: config) {
+        case .success(let setup): return setup
+        case .failure(let failure):
+            ProblemReport.print(failure.problems, format: format, subject: "deployment config")
+            throw ExitStatus.invalid
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import PlanterHost
+import PlanterJSON
+
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugins",
+        abstract: "List the executor plugins found, the ones that failed to load, and which executor serves which label."
+    )
+
+    @OptionGroup var deployment: DeploymentOptions
+
+    @Option(name: .long, help: "text or json")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let setup = try deployment.prepare(format: output)
+        let catalog = setup.catalog
+        let registry = setup.registry
+        switch output {
+        case .json:
+            var object = JSONObject()
+            object.appendUnchecked("hostABIVersion", .int(Int64(planterABIVersion)))
+            object.appendUnchecked("plugins", .array(catalog.plugins.map { plugin in
+                ["name": .string(plugin.name), "version": .string(plugin.version), "abiVersion": .int(Int64(plugin.abiVersion)),
+                 "path": .string(plugin.path), "description": .string(plugin.summary)]
+            }))
+            object.appendUnchecked("failures", .array(catalog.failures.map { ["path": .string($0.path), "reason": .string($0.reason)] }))
+            object.appendUnchecked("deployment", .string(setup.deployment.source))
+            object.appendUnchecked("executorLabel", .string(setup.deployment.executorLabel))
+            object.appendUnchecked("defaultExecutor", .string(setup.deployment.defaultExecutor))
+            var executors = registry.bindings.map { binding -> JSON in
+                ["name": .string(binding.name), "plugin": .string(binding.plugin), "match": binding.match.json, "available": true]
+            }
+            executors += registry.unavailable.sorted { $0.key < $1.key }.map { name, reason -> JSON in
+                ["name": .string(name), "available": false, "reason": .string(reason)]
+            }
+            object.appendUnchecked("executors", .array(executors))
+            StandardOutput.write(JSON.object(object).prettySerialized + "\n")
+        case .text:
+            var lines = ["Plugins (host ABI version \(planterABIVersion)):"]
+            if catalog.plugins.isEmpty { lines.append("  none found") }
+            for plugin in catalog.plugins {
+                lines.append("  \(plugin.name) \(plugin.version)  ABI \(plugin.abiVersion)  \(plugin.path)")
+                if !plugin.summary.isEmpty { lines.append("      \(plugin.summary)") }
+            }
+            if !catalog.failures.isEmpty {
+                lines.append("Failed to load:")
+                for failure in catalog.failures { lines.append("  \(failure.path): \(failure.reason)") }
+            }
+            lines.append("Executors (\(setup.deployment.source); label \"\(setup.deployment.executorLabel)\", "
+                + "default \"\(setup.deployment.defaultExecutor)\"):")
+            for binding in registry.bindings {
+                let match = binding.match.isEmpty ? "" : "  when " + binding.match.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                lines.append("  \(setup.deployment.executorLabel): \(binding.name) -> plugin \(binding.plugin)\(match)")
+            }
+            for (name, reason) in registry.unavailable.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(setup.deployment.executorLabel): \(name) -> unavailable: \(reason)")
+            }
+            StandardOutput.write(lines.joined(separator: "\n") + "\n")
+        }
+    }
+}

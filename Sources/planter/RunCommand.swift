@@ -1,0 +1,108 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PlanterHost
+import PlanterJSON
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a plan in this process (no server, no external services).",
+        discussion: "Exit codes: 0 every phase succeeded, 1 a phase failed or the run was cancelled, 2 invalid manifest or config."
+    )
+
+    @Argument(help: "The plan: a JSON or YAML Phase Manifest (- for standard input).")
+    var plan: String
+
+    @OptionGroup var deployment: DeploymentOptions
+
+    @Flag(name: .long, help: "Validate and show the waves and the executor of each phase; run nothing.")
+    var dryRun = false
+
+    @Option(name: .long, help: "Phases running at once (default: the deployment's, else the number of cores).")
+    var parallel: Int?
+
+    @Option(name: .long, help: "text: live progress and a summary; json: the run result as JSON.")
+    var output: OutputFormat = .text
+
+    @Option(name: .long, help: "Write every event as a JSON line to this file.")
+    var events: String?
+
+    @Flag(name: .long, help: "Text output: no live progress or phase output, only the summary.")
+    var quiet = false
+
+    mutating func validate() throws {
+        if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1") }
+    }
+
+    func run() throws {
+        let setup = try deployment.prepare(format: output)
+        ProblemReport.printWarnings(setup.registry.problems.warnings)
+        let plan: Plan
+        switch PlanFile.validate(self.plan, setup: setup) {
+        case .failure(let failure):
+            ProblemReport.print(failure.problems, format: output, subject: self.plan)
+            throw ExitStatus.invalid
+        case .success(let valid):
+            plan = valid
+        }
+        ProblemReport.printWarnings(plan.warnings)
+        if dryRun {
+            DryRunReport(plan: plan).print(format: output)
+            return
+        }
+
+        var options = RunOptions(parallel: parallel ?? setup.deployment.parallel ?? RunOptions.defaultParallel)
+        options.backoff = setup.deployment.backoff
+        options.outputTailBytes = setup.deployment.outputTailBytes
+        options.masker = setup.registry.masker
+        var sinks: [any EventSink] = []
+        if output == .text && !quiet { sinks.append(ProgressPrinter(color: Terminal.isTerminal(1))) }
+        var eventsFile: EventLogFile?
+        if let events {
+            guard let file = EventLogFile(path: events) else {
+                StandardError.write("cannot write events to \(events)\n")
+                throw ExitStatus.invalid
+            }
+            eventsFile = file
+            sinks.append(file)
+        }
+
+        let runner = Runner(plan: plan, options: options, sinks: sinks)
+        let interrupts = InterruptHandler { runner.cancel(reason: "interrupted by signal") }
+        let result = runner.runBlocking()
+        interrupts.stop()
+        eventsFile?.close()
+
+        switch output {
+        case .json:
+            var writer = JSONWriter(capacity: 256 * result.phases.count, pretty: result.phases.count <= 1000)
+            writer.write(result.json)
+            writer.bytes.append(0x0A)
+            StandardOutput.write(writer.string)
+        case .text:
+            SummaryTable(result: result, color: Terminal.isTerminal(1)).print()
+        }
+        if result.status != .succeeded { throw ExitStatus.failed }
+    }
+}
+
+/// SIGINT/SIGTERM cancel the run (killing running process groups) instead of killing
+/// Planter and orphaning them.
+final class InterruptHandler {
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ onSignal: @escaping @Sendable () -> Void) {
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: onSignal)
+            source.resume()
+            return source
+        }
+    }
+
+    func stop() {
+        for source in sources { source.cancel() }
+    }
+}

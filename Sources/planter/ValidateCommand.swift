@@ -1,0 +1,35 @@
+import ArgumentParser
+import PlanterHost
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a plan and report every problem with its JSON pointer (exit 2 when invalid)."
+    )
+
+    @Argument(help: "The plan: a JSON or YAML Phase Manifest (- for standard input).")
+    var plan: String
+
+    @OptionGroup var deployment: DeploymentOptions
+
+    @Option(name: .long, help: "text or json")
+    var output: OutputFormat = .text
+
+    func run() throws {
+        let setup = try deployment.prepare(format: output)
+        switch PlanFile.validate(plan, setup: setup) {
+        case .failure(let failure):
+            ProblemReport.print(failure.problems, format: output, subject: plan)
+            throw ExitStatus.invalid
+        case .success(let valid):
+            switch output {
+            case .json:
+                StandardOutput.write(ProblemReport.json(valid.warnings, valid: true).prettySerialized + "\n")
+            case .text:
+                ProblemReport.printWarnings(valid.warnings)
+                StandardOutput.write("\(plan): valid, \(valid.phases.count) phase\(valid.phases.count == 1 ? "" : "s")"
+                    + (valid.warnings.isEmpty ? "" : ", \(valid.warnings.count) warning(s)") + "\n")
+            }
+        }
+    }
+}
