@@ -24,8 +24,13 @@ public final class ExecutorRegistry: Sendable {
 
     /// Creates every instance the deployment defines. Problems (unknown plugin, create
     /// error, unreadable secret) are returned, not thrown: the other executors still work.
-    public init(deployment: Deployment, catalog: PluginCatalog, environment: [String: String] = ProcessInfo.processInfo.environment,
+    /// `builtIns` are executors compiled into the host, served under their plugin name
+    /// (`noop` always is); embedders add their own Swift executors here.
+    public init(deployment: Deployment, catalog: PluginCatalog, builtIns: [String: any Executor] = [:],
+                environment: [String: String] = ProcessInfo.processInfo.environment,
                 log: PluginExecutor.LogSink? = nil) {
+        var builtIns = builtIns
+        if builtIns[NoopExecutor.name] == nil { builtIns[NoopExecutor.name] = NoopExecutor() }
         self.deployment = deployment
         self.catalog = catalog
         var problems = Problems()
@@ -60,9 +65,9 @@ public final class ExecutorRegistry: Sendable {
             let granted = Dictionary(uniqueKeysWithValues: definition.secrets.compactMap { name in
                 secretValues[name].map { (name, $0) }
             })
-            if definition.plugin == NoopExecutor.name {
-                bindings.append(ExecutorBinding(name: definition.name, plugin: NoopExecutor.name, match: definition.match,
-                                                executor: NoopExecutor(), secrets: granted))
+            if let builtIn = builtIns[definition.plugin] {
+                bindings.append(ExecutorBinding(name: definition.name, plugin: definition.plugin, match: definition.match,
+                                                executor: builtIn, secrets: granted))
                 continue
             }
             guard let plugin = catalog.plugin(named: definition.plugin) else {

@@ -183,7 +183,9 @@ final class RunEngine: @unchecked Sendable {
         if cancelledByRun && status != .succeeded { status = .cancelled }
         var message = options.masker.mask(result.message)
         if status == .timedOut { message = job.call.reason ?? "timed out" }
-        if status == .cancelled, let reason = job.call.reason, message.isEmpty || message == "cancelled" { message = reason }
+        if status == .cancelled, let reason = job.call.reason {
+            message = message.isEmpty || message == "cancelled" || message == reason ? reason : "\(reason) (\(message))"
+        }
         var attempt = records[index].attempts[job.attempt - 1]
         attempt.status = status
         attempt.endedAt = now

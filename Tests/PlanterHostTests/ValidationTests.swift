@@ -1,0 +1,124 @@
+import PlanterJSON
+import Testing
+@testable import PlanterHost
+
+@Suite struct ValidationTests {
+    func messages(_ text: String, deployment: Deployment = Deployment()) -> [String] {
+        problems(text, deployment: deployment).map(\.description)
+    }
+
+    func expectProblem(_ text: String, _ expected: String, deployment: Deployment = Deployment(),
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+        let found = messages(text, deployment: deployment)
+        #expect(found.contains { $0.contains(expected) }, "expected \(expected) in \(found)", sourceLocation: sourceLocation)
+    }
+
+    @Test func bodyMustBeAnArrayOrWrapper() {
+        expectProblem(#"{"kind":"Phase"}"#, "/: expected a JSON array of phases")
+        expectProblem(#""hello""#, "/: expected a JSON array of phases, or an object with a \"phases\" array; got a string")
+        expectProblem(#"[1]"#, "/0: a phase must be an object, got a number")
+    }
+
+    @Test func invalidJSONNamesLineAndColumn() {
+        expectProblem("[\n  {\"kind\": \"Phase\",\n   \"id\": }\n]", "invalid JSON at line 3, column 10")
+    }
+
+    @Test func invalidYAMLNamesLineAndColumn() {
+        let found = problems("- kind: Phase\n  id: [unclosed\n", format: .yaml).map(\.description)
+        #expect(found.contains { $0.contains("invalid YAML at line") }, "\(found)")
+    }
+
+    @Test func kindAndIDRules() {
+        expectProblem(#"[{"kind":"Task","id":"a"}]"#, #"/0/kind: kind must be "Phase", got "Task""#)
+        expectProblem(#"[{"id":"a"}]"#, "/0/kind: missing kind")
+        expectProblem(#"[{"kind":"Phase"}]"#, "/0/id: missing id")
+        expectProblem(#"[{"kind":"Phase","id":"  "}]"#, "/0/id: id must not be empty")
+        expectProblem(#"[{"kind":"Phase","id":"a"},{"kind":"Phase","id":"a"}]"#, #"/1/id: duplicate id "a" (first used at /0)"#)
+    }
+
+    @Test func unknownDependencyWithSuggestion() {
+        expectProblem("""
+        [{"kind":"Phase","id":"preflight"},{"kind":"Phase","id":"b"},
+         {"kind":"Phase","id":"c","spec":{"waitFor":{"phases":["b","prefligth"]}}}]
+        """, #"/2/spec/waitFor/phases/1: unknown phase "prefligth" (did you mean "preflight"?)"#)
+    }
+
+    @Test func cycleIsPrinted() {
+        expectProblem("""
+        [{"kind":"Phase","id":"a","spec":{"waitFor":{"phases":["b"]}}},
+         {"kind":"Phase","id":"b","spec":{"waitFor":{"phases":["a"]}}}]
+        """, "dependency cycle: a -> b -> a")
+        expectProblem(#"[{"kind":"Phase","id":"self","spec":{"waitFor":{"phases":["self"]}}}]"#, "dependency cycle: self -> self")
+    }
+
+    @Test func maxAttemptsMustBeAnIntegerFrom1To1000() {
+        for bad in ["0", "1001", "\"abc\"", "2.5", "true"] {
+            expectProblem(#"[{"kind":"Phase","id":"a","spec":{"retry":{"maxAttempts":\#(bad)}}}]"#, "/0/spec/retry/maxAttempts: maxAttempts must")
+        }
+        #expect(messages(#"[{"kind":"Phase","id":"a","spec":{"retry":{"maxAttempts":"7"}}}]"#).isEmpty)
+    }
+
+    @Test func badDurations() {
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"x-timeout":"soon"}}]"#, "/0/spec/x-timeout: x-timeout must be a duration")
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"waitFor":{"timeout":"5 parsecs"}}}]"#, "/0/spec/waitFor/timeout: waitFor.timeout must be a duration")
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"retry":{"maxAttempts":2,"x-initialDelay":"x"}}}]"#, "/0/spec/retry/x-initialDelay")
+    }
+
+    @Test func unknownActionAndInstanceMode() {
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"onFailure":{"action":"explode"}}}]"#,
+                      #"/0/spec/onFailure/action: unknown action "explode" (use raise, continue or abort)"#)
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"instanceMode":"sometimes"}}]"#,
+                      #"/0/spec/instanceMode: unknown instanceMode "sometimes""#)
+    }
+
+    @Test func labelValuesMustBeStrings() {
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"selector":{"matchLabels":{"tier":3}}}}]"#,
+                      #"/0/spec/selector/matchLabels/tier: label "tier" must have a string value, got 3"#)
+    }
+
+    @Test func undefinedExecutorIsAnError() {
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"selector":{"matchLabels":{"executor":"warp"}}}}]"#,
+                      #"/0/spec/selector/matchLabels/executor: executor "warp" is not defined by the deployment"#)
+        var deployment = Deployment()
+        deployment.defaultExecutor = "missing"
+        expectProblem(#"[{"kind":"Phase","id":"a"}]"#, "(the default executor, as the phase names none)", deployment: deployment)
+    }
+
+    @Test func executorMatchLabelsSelectInstances() throws {
+        var deployment = Deployment()
+        deployment.executors = [ExecutorDefinition(name: "deploy", plugin: "noop", match: ["env": "prod"])]
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"selector":{"matchLabels":{"executor":"deploy","env":"dev"}}}}]"#,
+                      #"no instance of executor "deploy" matches the phase's labels"#, deployment: deployment)
+        #expect(messages(#"[{"kind":"Phase","id":"a","spec":{"selector":{"matchLabels":{"executor":"deploy","env":"prod"}}}}]"#,
+                         deployment: deployment).isEmpty)
+    }
+
+    @Test func unknownKeysAreWarningsAndConflictingSpellingsErrors() {
+        let found = problems(#"[{"kind":"Phase","id":"a","colour":"red","spec":{"descripton":"x","x-ok":1}}]"#)
+        #expect(found.allSatisfy { $0.severity == .warning })
+        #expect(Set(found.map(\.path)) == ["/0/colour", "/0/spec/descripton"])
+        expectProblem(#"[{"kind":"Phase","id":"a","spec":{"waitFor":{},"wait_for":{}}}]"#, #"/0/spec/wait_for: "wait_for" repeats "waitFor""#)
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        let found = problems("""
+        [{"kind":"Task","id":""},{"kind":"Phase","id":"b","spec":{"retry":{"maxAttempts":0},"waitFor":{"phases":["zzz"]},
+          "onFailure":{"action":"boom"},"instanceMode":"later","x-timeout":"never"}}]
+        """).filter { $0.severity == .error }
+        #expect(found.count >= 6, "\(found)")
+    }
+
+    @Test func wrapperPointersIncludeThePhasesKey() {
+        expectProblem(#"{"phases":[{"kind":"Phase","id":"a","spec":{"instanceMode":"x"}}]}"#, "/phases/0/spec/instanceMode")
+    }
+
+    @Test func deploymentConfigProblemsHavePointers() throws {
+        let json = try JSONParser.parse(#"{"executors":[{"plugin":"shell","secrets":["NOPE"]}],"retry":{"factor":"fast"},"bogus":1}"#)
+        let (_, problems) = Deployment.decode(json, source: "test")
+        let text = problems.all.map(\.description)
+        #expect(text.contains("/executors/0/name: missing executor name"))
+        #expect(text.contains { $0.hasPrefix("/executors/0/secrets/0: unknown secret \"NOPE\"") })
+        #expect(text.contains { $0.hasPrefix("/retry/factor: factor must be a non-negative number") })
+        #expect(text.contains { $0.hasPrefix("/bogus: unknown field") })
+    }
+}
