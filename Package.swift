@@ -46,13 +46,21 @@ let package = Package(
             name: "ShellExecutor",
             dependencies: ["ExecutorKit", "ProcessSupport"],
             path: "Plugins/shell",
-            exclude: ["README.md"]
+            exclude: ["README.md", "exports.map"],
+            // Export only planter_executor_entry (see Plugins/shell/exports.map).
+            linkerSettings: [
+                .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Plugins/shell/exports.map"])
+            ]
         ),
         .target(
             name: "CEchoExecutor",
             dependencies: ["ExecutorAPI"],
             path: "Plugins/examples/c-echo",
-            exclude: ["README.md"]
+            exclude: ["README.md", "exports.map"],
+            // Export only planter_executor_entry (see Plugins/examples/c-echo/exports.map).
+            linkerSettings: [
+                .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Plugins/examples/c-echo/exports.map"])
+            ]
         ),
         .testTarget(
             name: "ExecutorAPITests",

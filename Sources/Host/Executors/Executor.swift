@@ -133,7 +133,7 @@ public struct ExecuteResult: Sendable, Equatable {
     }
 }
 
-public enum OutputStream: Int32, Sendable {
+public enum OutputChannel: Int32, Sendable {
     case stdout = 1
     case stderr = 2
 }
@@ -159,7 +159,7 @@ public enum LogLevel: Int32, Sendable, Comparable, CaseIterable {
 /// The host's side of one execute call: where streamed output and logs go, and the
 /// cancellation flag the executor watches. Safe to use from any thread.
 public final class CallContext: Sendable {
-    public typealias OutputHandler = @Sendable (OutputStream, UnsafeRawBufferPointer) -> Void
+    public typealias OutputHandler = @Sendable (OutputChannel, UnsafeRawBufferPointer) -> Void
     public typealias LogHandler = @Sendable (LogLevel, String) -> Void
 
     private let cancelled = Atomic<Bool>(false)
@@ -219,7 +219,7 @@ public final class CallContext: Sendable {
         _ = write(fd, &byte, 1)
     }
 
-    public func output(_ stream: OutputStream, _ bytes: UnsafeRawBufferPointer) { outputHandler?(stream, bytes) }
+    public func output(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) { outputHandler?(stream, bytes) }
 
     public func log(_ level: LogLevel, _ message: String) { logHandler?(level, message) }
 }

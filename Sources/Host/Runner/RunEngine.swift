@@ -416,7 +416,7 @@ final class AttemptOutput: Sendable {
         self.attempt = attempt
     }
 
-    func append(_ stream: OutputStream, _ bytes: UnsafeRawBufferPointer) {
+    func append(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) {
         let text = tail.withLock { $0.append(bytes) }
         publish(text, stream)
     }
@@ -426,7 +426,7 @@ final class AttemptOutput: Sendable {
         text.withUTF8 { buffer in append(.stdout, UnsafeRawBufferPointer(buffer)) }
     }
 
-    private func publish(_ text: String?, _ stream: OutputStream) {
+    private func publish(_ text: String?, _ stream: OutputChannel) {
         guard let text, !text.isEmpty, !sinks.isEmpty else { return }
         let event = RunEvent(runId: runId, phaseId: phaseId, attempt: attempt, kind: .output, message: text,
                              details: ["stream": stream == .stdout ? "stdout" : "stderr"])

@@ -1,1 +1,94 @@
+/*
+ * process_support.h: process helpers for executor plugins (Linux).
+ *
+ * Swift cannot call these directly or safely: syscall() is variadic, the
+ * wait-status macros do not import, and posix_spawn's file actions are easier
+ * to get right in C. Shared by the shell, python and container plugins, so the
+ * API knows nothing about any of them.
+ *
+ * Model: every child is the leader of a NEW process group (pgid == pid), so
+ * the whole tree it starts can be signalled at once with ps_kill_group. Watch
+ * it with a pidfd (ps_pidfd_open) in the same poll() as its pipes; reap it with
+ * ps_wait only after the group has been killed, so the pgid cannot be reused
+ * in between.
+ */
+#ifndef PROCESS_SUPPORT_H
+#define PROCESS_SUPPORT_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ps_spawn_options.flags */
+/* argv[0] without a '/' is looked up in `search_path` (or, when that is NULL,
+ * in this process's PATH), like execvp. */
+#define PS_SPAWN_SEARCH_PATH 0x1u
+/* The child's stderr goes to the stdout pipe; ps_child.stderr_fd is -1. */
+#define PS_SPAWN_MERGE_STDERR 0x2u
+/* The child's stdin is a pipe whose write end is ps_child.stdin_fd (blocking,
+ * close-on-exec). Without it, stdin is /dev/null. */
+#define PS_SPAWN_STDIN_PIPE 0x4u
+
+typedef struct ps_spawn_options {
+    const char *const *argv;   /* NULL-terminated; argv[0] is the program */
+    const char *const *envp;   /* NULL-terminated; NULL = this process's environment */
+    const char *workdir;       /* NULL = this process's working directory */
+    const char *search_path;   /* a PATH value for PS_SPAWN_SEARCH_PATH; NULL = ours */
+    uint32_t flags;            /* PS_SPAWN_* */
+} ps_spawn_options;
+
+typedef struct ps_child {
+    pid_t pid;       /* also the child's process-group id */
+    int stdin_fd;    /* write end, or -1 */
+    int stdout_fd;   /* read end: close-on-exec, non-blocking */
+    int stderr_fd;   /* read end: close-on-exec, non-blocking; -1 if merged */
+} ps_child;
+
+/* Starts a process in a new process group with fds 0-2 set up as described
+ * above and every other descriptor closed, default signal dispositions and an
+ * empty signal mask. Returns 0 and fills *child, or an errno value (ENOENT for
+ * a missing program or workdir, EACCES, ...); nothing is left open on error. */
+int ps_spawn(const ps_spawn_options *options, ps_child *child);
+
+/* A pidfd for `pid`: close-on-exec, readable once the process has exited (it
+ * stays a zombie until reaped). Returns -1 and sets errno on failure, e.g.
+ * ENOSYS before Linux 5.3. */
+int ps_pidfd_open(pid_t pid);
+
+/* Sends `sig` to every process in group `pgid`. Returns 0 or an errno value;
+ * ESRCH (the group is empty) is reported as 0. */
+int ps_kill_group(pid_t pgid, int sig);
+
+typedef struct ps_exit_status {
+    int exit_code;   /* the process's exit code; -1 if killed by a signal */
+    int signal;      /* the signal that killed it; 0 if it exited */
+    int core_dumped; /* non-zero if it dumped core */
+} ps_exit_status;
+
+/* Reaps `pid` (retrying on EINTR). With `no_hang` it returns 0 at once when
+ * the process is still running. Returns 1 and fills *status once reaped, or -1
+ * with errno set. */
+int ps_wait(pid_t pid, int no_hang, ps_exit_status *status);
+
+/* 1 if `pid` has exited, 0 if it is running, -1 with errno: a check that does
+ * NOT reap, for hosts without pidfds. */
+int ps_has_exited(pid_t pid);
+
+/* "TERM" for SIGTERM and so on; NULL for unknown numbers. Static storage. */
+const char *ps_signal_abbrev(int sig);
+
+/* This process's environment (`environ`, which Swift 6 cannot touch as a
+ * mutable C global). Read it, do not keep it across setenv calls. */
+char *const *ps_environ(void);
+
+/* CLOCK_MONOTONIC in nanoseconds, for deadlines. */
+int64_t ps_monotonic_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROCESS_SUPPORT_H */

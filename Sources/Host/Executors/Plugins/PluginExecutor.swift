@@ -75,7 +75,7 @@ public final class PluginExecutor: Executor {
             output: { call, stream, data, length in
                 guard let call, let data else { return }
                 let context = Unmanaged<CallContext>.fromOpaque(call.pointee.host_data).takeUnretainedValue()
-                context.output(OutputStream(rawValue: stream) ?? .stdout, UnsafeRawBufferPointer(start: data, count: length))
+                context.output(OutputChannel(rawValue: stream) ?? .stdout, UnsafeRawBufferPointer(start: data, count: length))
             },
             log: { call, level, message in
                 guard let call, let message else { return }

@@ -1,0 +1,173 @@
+import ExecutorKit
+import ProcessSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The shell executor: runs a phase's `script` through a shell, or its `command` argv
+/// directly, in its own process group. See README.md for the payload and behaviour.
+final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
+    // @unchecked: every stored property is immutable after init; `environment` owns C
+    // memory that is only read (concurrently) until deinit.
+    static let name = "shell"
+    static let version = "1.0.0"
+    static let summary: String? = "Runs scripts and commands in a process group"
+    static let concurrentExecute = true
+
+    let shell: [String]
+    let killGraceMs: Int
+    /// The host environment as of create(), with config.env applied.
+    let environment: EnvironmentBlock
+    /// PATH for command lookup when config.env sets one (else the host's is used).
+    let configPath: String?
+
+    init(config: JSON, host: PluginHost) throws {
+        guard let object = config.objectValue else {
+            throw PluginError("executor config must be an object, got \(config.typeName)")
+        }
+        var shell = ["/bin/sh", "-c"]
+        if let value = object["shell"], !value.isNull {
+            let strings = value.arrayValue?.compactMap(\.stringValue) ?? []
+            guard !strings.isEmpty, strings.count == value.arrayValue?.count,
+                !strings.contains(where: { $0.isEmpty || $0.utf8.contains(0) })
+            else { throw PluginError("config.shell must be a non-empty array of non-empty strings") }
+            shell = strings
+        }
+        var grace = 5000
+        if let value = object["killGraceMs"], !value.isNull {
+            guard let ms = value.intValue, ms >= 0 else {
+                throw PluginError("config.killGraceMs must be a non-negative integer, got \(value)")
+            }
+            grace = ms
+        }
+        var env: [(String, String)] = []
+        if let value = object["env"], !value.isNull {
+            switch EnvironmentBlock.parse(value, field: "config.env") {
+            case .success(let pairs): env = pairs
+            case .failure(let error): throw error
+            }
+        }
+        self.shell = shell
+        killGraceMs = grace
+        configPath = env.last(where: { $0.0 == "PATH" })?.1
+        environment = EnvironmentBlock(base: ps_environ(), overrides: env)
+    }
+
+    func execute(_ request: PluginRequest, call: PluginCall) -> PluginResult {
+        let job: Job
+        switch Job.parse(request.payload, shell: shell) {
+        case .success(let parsed): job = parsed
+        case .failure(let error): return .invalid(error.message)
+        }
+        if request.dryRun {
+            var message = "dry run: would run " + job.argv.map(shellQuoted).joined(separator: " ")
+            if let workdir = job.workdir { message += " in " + workdir }
+            return .succeeded(message)
+        }
+        if call.isCancelled { return .cancelled("cancelled before start") }
+
+        // Later entries win: config.env (already in the block) < secrets < payload.env.
+        var overrides: [(String, String)] = []
+        if !request.secrets.isEmpty || !job.env.isEmpty {
+            overrides.reserveCapacity(request.secrets.count + job.env.count)
+            for (name, value) in request.secrets.sorted(by: { $0.key < $1.key }) {
+                guard EnvironmentBlock.isValidName(name), !value.utf8.contains(0) else {
+                    return .invalid("secret \(name) cannot be passed as an environment variable")
+                }
+                overrides.append((name, value))
+            }
+            overrides.append(contentsOf: job.env)
+        }
+        let searchPath = overrides.last(where: { $0.0 == "PATH" })?.1 ?? configPath
+
+        let spawned = environment.withEnvironment(overrides) { envp in
+            Runner.spawn(argv: job.argv, envp: envp, workdir: job.workdir, searchPath: searchPath)
+        }
+        switch spawned {
+        case .failure(let error):
+            return Runner.spawnFailure(errno: error.code, argv: job.argv, workdir: job.workdir)
+        case .success(let child):
+            var runner = Runner(child: child, call: call, timeoutMs: request.timeoutMs, killGraceMs: killGraceMs)
+            return runner.run()
+        }
+    }
+}
+
+/// What to run, from the payload.
+struct Job {
+    var argv: [String]
+    var env: [(String, String)]
+    var workdir: String?
+
+    static func parse(_ payload: JSON, shell: [String]) -> Result<Job, PluginError> {
+        guard let object = payload.objectValue else {
+            return .failure(PluginError("payload must be an object, got \(payload.typeName)"))
+        }
+        let script = object["script"].flatMap { $0.isNull ? nil : $0 }
+        let command = object["command"].flatMap { $0.isNull ? nil : $0 }
+        var argv: [String]
+        switch (script, command) {
+        case (nil, nil):
+            return .failure(PluginError("payload needs script (a string) or command (an array of strings)"))
+        case (.some, .some):
+            return .failure(PluginError("payload must have either script or command, not both"))
+        case (let script?, nil):
+            guard let text = script.stringValue else {
+                return .failure(PluginError("payload.script must be a string, got \(script.typeName)"))
+            }
+            guard !text.utf8.contains(0) else { return .failure(PluginError("payload.script contains a NUL byte")) }
+            argv = shell
+            argv.append(text)
+        case (nil, let command?):
+            guard let array = command.arrayValue else {
+                return .failure(PluginError("payload.command must be an array of strings, got \(command.typeName)"))
+            }
+            guard !array.isEmpty else { return .failure(PluginError("payload.command must not be empty")) }
+            argv = []
+            argv.reserveCapacity(array.count)
+            for (index, element) in array.enumerated() {
+                guard let text = element.stringValue else {
+                    return .failure(PluginError("payload.command must be an array of strings "
+                        + "(payload.command[\(index)] is \(element.typeName))"))
+                }
+                guard !text.utf8.contains(0) else {
+                    return .failure(PluginError("payload.command[\(index)] contains a NUL byte"))
+                }
+                argv.append(text)
+            }
+            guard !argv[0].isEmpty else { return .failure(PluginError("payload.command[0] must not be empty")) }
+        }
+        var env: [(String, String)] = []
+        if let value = object["env"], !value.isNull {
+            switch EnvironmentBlock.parse(value, field: "payload.env") {
+            case .success(let pairs): env = pairs
+            case .failure(let error): return .failure(error)
+            }
+        }
+        var workdir: String?
+        if let value = object["workdir"], !value.isNull {
+            guard let text = value.stringValue, !text.isEmpty, !text.utf8.contains(0) else {
+                return .failure(PluginError("payload.workdir must be a non-empty string, got \(value.typeName)"))
+            }
+            workdir = text
+        }
+        return .success(Job(argv: argv, env: env, workdir: workdir))
+    }
+}
+
+/// Quotes an argument for display in messages (dry run), the way sh would read it back.
+func shellQuoted(_ argument: String) -> String {
+    let safe = argument.utf8.allSatisfy { byte in
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+            UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: ":"), UInt8(ascii: ","), UInt8(ascii: "+"),
+            UInt8(ascii: "@"):
+            return true
+        default: return false
+        }
+    }
+    if safe && !argument.isEmpty { return argument }
+    return "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+}

@@ -1,0 +1,416 @@
+import Dispatch
+import PlanterHost
+import PlanterJSON
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// These tests drive the real libplanter-shell.so through the host's loader and
+// PluginExecutor, i.e. the same dlopen + C ABI path the runner uses.
+
+@Suite struct ShellExecutorTests {
+    @Test func loadsWithMetadata() throws {
+        let plugin = try Fixture.plugin()
+        #expect(plugin.name == "shell")
+        #expect(plugin.abiVersion == 1)
+        #expect(plugin.concurrentExecute)
+        #expect(!plugin.summary.isEmpty)
+    }
+
+    @Test func badConfigIsRefusedWithItsField() throws {
+        let plugin = try Fixture.plugin()
+        #expect { _ = try plugin.makeExecutor(name: "s", config: ["shell": "bash"]) } throws: { error in
+            "\(error)".contains("config.shell")
+        }
+        #expect { _ = try plugin.makeExecutor(name: "s", config: ["killGraceMs": -1]) } throws: { error in
+            "\(error)".contains("config.killGraceMs")
+        }
+        #expect { _ = try plugin.makeExecutor(name: "s", config: ["env": ["A": 1]]) } throws: { error in
+            "\(error)".contains("config.env.A")
+        }
+    }
+
+    @Test func runsAScriptAndSeparatesStreams() throws {
+        let run = try Fixture.run(["script": "echo hello; echo oops >&2"])
+        #expect(run.result.status == .succeeded)
+        #expect(run.result.exitCode == 0)
+        #expect(run.stdout == "hello\n")
+        #expect(run.stderr == "oops\n")
+    }
+
+    @Test func configuredShellIsUsed() throws {
+        // argv = shell + [script]: this shell prints a marker, then evaluates the script ($1).
+        let run = try Fixture.run(
+            ["script": "echo from-script"],
+            config: ["shell": ["/bin/sh", "-c", "echo custom-shell; eval \"$1\"", "sh"], "killGraceMs": 200])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout == "custom-shell\nfrom-script\n")
+    }
+
+    @Test func runsACommandWithoutAShell() throws {
+        let run = try Fixture.run(["command": ["printf", "%s|", "a b", "$HOME", "c"]])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout == "a b|$HOME|c|")
+    }
+
+    @Test func missingProgramFailsWith127() throws {
+        let run = try Fixture.run(["command": ["planter-no-such-program-xyz"]])
+        #expect(run.result.status == .failed)
+        #expect(run.result.exitCode == 127)
+        #expect(run.result.message.contains("planter-no-such-program-xyz"))
+    }
+
+    @Test func environmentLayersAndSecrets() throws {
+        let run = try Fixture.run(
+            ["script": "echo \"$FROM_CONFIG|$FROM_PAYLOAD|$API_TOKEN|$SHARED|${PATH:+path}\"",
+             "env": ["FROM_PAYLOAD": "p", "SHARED": "payload wins"]],
+            config: ["env": ["FROM_CONFIG": "c", "SHARED": "config"], "killGraceMs": 200],
+            secrets: ["API_TOKEN": "s3cret", "SHARED": "secret"])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout == "c|p|s3cret|payload wins|path\n")
+    }
+
+    @Test func secretsAloneReachTheEnvironment() throws {
+        let run = try Fixture.run(["command": ["/bin/sh", "-c", "printenv API_TOKEN"]], secrets: ["API_TOKEN": "tok"])
+        #expect(run.stdout == "tok\n")
+    }
+
+    @Test func workdirIsUsed() throws {
+        let dir = try TempDir()
+        let run = try Fixture.run(["script": "pwd; ls", "workdir": .string(dir.path)])
+        try dir.write("marker", "")
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout.hasPrefix(dir.path + "\n"))
+
+        let missing = try Fixture.run(["script": "true", "workdir": .string(dir.path + "/nope")])
+        #expect(missing.result.status == .failed)
+        #expect(missing.result.message.contains("workdir"), "\(missing.result)")
+    }
+
+    @Test func nonZeroExitFails() throws {
+        let run = try Fixture.run(["script": "echo partial; exit 3"])
+        #expect(run.result.status == .failed)
+        #expect(run.result.exitCode == 3)
+        #expect(run.result.message == "exit 3")
+        #expect(run.stdout == "partial\n")
+    }
+
+    @Test func deathBySignalIs128PlusSignal() throws {
+        let run = try Fixture.run(["script": "kill -USR1 $$"])
+        #expect(run.result.status == .failed)
+        #expect(run.result.exitCode == 128 + Int(SIGUSR1))
+        #expect(run.result.message.contains("SIGUSR1"), "\(run.result.message)")
+    }
+
+    @Test func outputIsStreamedWhileTheProcessRuns() throws {
+        let run = try Fixture.run(["script": "echo a; sleep 1; echo b"])
+        let returned = ContinuousClock.now
+        #expect(run.result.status == .succeeded)
+        #expect(run.stdout == "a\nb\n")
+        #expect(run.chunks >= 2)
+        // "a" must reach the host while the script still sleeps, not when it ends.
+        let first = try #require(run.firstChunkAt)
+        #expect(returned - first >= .milliseconds(700), "first chunk only \(returned - first) before the end")
+    }
+
+    @Test(arguments: [(JSON, String)]([
+        (JSON.object([:]), "payload needs script"),
+        (JSON(["script": 1]), "payload.script must be a string"),
+        (JSON(["command": "ls -l"]), "payload.command must be an array of strings"),
+        (JSON(["command": ["ls", 1]]), "payload.command must be an array of strings"),
+        (JSON(["command": []]), "payload.command must not be empty"),
+        (JSON(["script": "true", "command": ["true"]]), "not both"),
+        (JSON(["script": "true", "env": ["A": 1]]), "payload.env.A must be a string"),
+        (JSON(["script": "true", "env": "A=1"]), "payload.env must be an object"),
+        (JSON(["script": "true", "workdir": 5]), "payload.workdir"),
+        (JSON.string("echo"), "payload must be an object"),
+    ]))
+    func invalidPayloads(payload: JSON, message: String) throws {
+        let run = try Fixture.run(payload)
+        #expect(run.result.status == .invalid)
+        #expect(run.result.message.contains(message), "\(run.result.message)")
+    }
+
+    @Test func dryRunRunsNothing() throws {
+        let dir = try TempDir()
+        let run = try Fixture.run(["script": .string("touch \(dir.path)/ran")], dryRun: true)
+        #expect(run.result.status == .succeeded)
+        #expect(run.result.message.contains("would run"), "\(run.result.message)")
+        #expect(run.result.message.contains("touch"))
+        #expect(access(dir.path + "/ran", F_OK) != 0)
+    }
+
+    @Test func timeoutKillsTheWholeGroup() throws {
+        let dir = try TempDir()
+        let start = ContinuousClock.now
+        let run = try Fixture.run(
+            ["script": .string("sleep 300 & echo $! > \(dir.path)/pid; wait")], timeoutMs: 300)
+        let elapsed = ContinuousClock.now - start
+        #expect(run.result.status == .failed)
+        #expect(run.result.message.hasPrefix("timed out after 300 ms"), "\(run.result.message)")
+        #expect(elapsed < .seconds(3))
+        let pid = try #require(dir.readPid("pid"))
+        #expect(Fixture.isGone(pid), "background sleep \(pid) survived the timeout")
+    }
+
+    @Test func termIgnoringGroupIsKilledAfterTheGrace() throws {
+        let dir = try TempDir()
+        let start = ContinuousClock.now
+        let run = try Fixture.run(
+            ["script": .string("trap '' TERM; sleep 300 & echo $! > \(dir.path)/pid; wait")],
+            config: ["killGraceMs": 300], timeoutMs: 200)
+        let elapsed = ContinuousClock.now - start
+        #expect(run.result.status == .failed)
+        #expect(run.result.message.contains("SIGKILL"), "\(run.result.message)")
+        #expect(elapsed >= .milliseconds(480) && elapsed < .seconds(3), "\(elapsed)")
+        let pid = try #require(dir.readPid("pid"))
+        #expect(Fixture.isGone(pid))
+    }
+
+    @Test func cancelFromAnotherThreadKillsTheWholeGroup() throws {
+        let dir = try TempDir()
+        let pidFile = dir.path + "/pid"
+        let start = ContinuousClock.now
+        let run = try Fixture.run(["script": .string("sleep 300 & echo $! > \(pidFile); wait")]) { context in
+            DispatchQueue.global().async {
+                // Cancel once the script is surely running its background job.
+                while access(pidFile, F_OK) != 0 && ContinuousClock.now - start < .seconds(5) { usleep(2_000) }
+                usleep(20_000)
+                context.cancel()
+            }
+        }
+        #expect(run.result.status == .cancelled, "\(run.result)")
+        #expect(ContinuousClock.now - start < .seconds(3))
+        let pid = try #require(dir.readPid("pid"))
+        #expect(Fixture.isGone(pid), "background sleep \(pid) survived the cancel")
+    }
+
+    @Test func alreadyCancelledCallDoesNotStart() throws {
+        let dir = try TempDir()
+        let run = try Fixture.run(["script": .string("touch \(dir.path)/ran")]) { $0.cancel() }
+        #expect(run.result.status == .cancelled)
+        #expect(access(dir.path + "/ran", F_OK) != 0)
+    }
+
+    @Test func backgroundGrandchildHoldingStdoutDoesNotHang() throws {
+        let dir = try TempDir()
+        let start = ContinuousClock.now
+        let run = try Fixture.run(["script": .string("sleep 30 & echo $! > \(dir.path)/pid; echo started")])
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(run.result.status == .succeeded)
+        #expect(run.stdout == "started\n")
+        let pid = try #require(dir.readPid("pid"))
+        #expect(Fixture.isGone(pid), "leftover grandchild \(pid) was not killed")
+    }
+
+    @Test func escapedWriterKeepingThePipeFullDoesNotHang() throws {
+        // setsid leaves our process group, so the group kill cannot reach it, and `yes`
+        // never lets the pipe go empty: the call must still return.
+        let dir = try TempDir()
+        let start = ContinuousClock.now
+        let run = try Fixture.run(
+            ["script": .string("setsid sh -c 'echo $$ > \(dir.path)/pid; exec yes' & sleep 0.1; echo done >&2")])
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(run.result.status == .succeeded)
+        #expect(run.stderr == "done\n")
+        if let pid = dir.readPid("pid") {
+            kill(pid, SIGKILL)  // it dies of SIGPIPE once we close the pipe; this is a safety net
+        }
+    }
+
+    @Test func noHostDescriptorLeaksIntoTheChild() throws {
+        // An fd the host opened without O_CLOEXEC, at a number the child would never pick.
+        let raw = open("/dev/null", O_RDONLY)
+        try #require(raw >= 0)
+        let leaked: Int32 = 77
+        try #require(dup2(raw, leaked) == leaked)
+        close(raw)
+        defer { close(leaked) }
+
+        // The shell globs its own fd folder; the glob itself may hold one directory fd.
+        let run = try Fixture.run(
+            ["script": "for f in /proc/$$/fd/*; do echo \"${f##*/}\"; done; readlink /proc/$$/fd/0 >&2"])
+        #expect(run.result.status == .succeeded)
+        let fds = Set(run.stdout.split(separator: "\n").map(String.init))
+        #expect(!fds.contains("\(leaked)"), "fd \(leaked) leaked: \(fds.sorted())")
+        #expect(fds.isSuperset(of: ["0", "1", "2"]))
+        #expect(fds.subtracting(["0", "1", "2"]).count <= 1, "unexpected fds \(fds.sorted())")
+        #expect(run.stderr == "/dev/null\n")
+    }
+
+    @Test func childLeadsItsOwnProcessGroup() throws {
+        // /proc/PID/stat field 5 is the pgrp; the shell's must equal its pid.
+        let run = try Fixture.run(["script": "read -r stat < /proc/$$/stat; set -- $stat; echo \"$1 $5\""])
+        let fields = run.stdout.split(separator: " ").map { $0.trimmingSuffix() }
+        #expect(fields.count == 2 && fields[0] == fields[1], "\(run.stdout)")
+        #expect(fields.first != "\(getpgrp())")
+    }
+
+    @Test func manyQuickRunsStayFast() throws {
+        let executor = try Fixture.executor()
+        let start = ContinuousClock.now
+        for _ in 0..<50 {
+            let result = executor.execute(Fixture.request(["command": ["true"]]), call: CallContext())
+            try #require(result.status == .succeeded)
+        }
+        // ~0.5 ms each on these machines; generous so a loaded CI box does not flake.
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+}
+
+// MARK: - Fixture
+
+extension JSON {
+    init(_ value: JSON) { self = value }
+}
+
+extension Substring {
+    func trimmingSuffix() -> String { String(self.filter { $0 != "\n" }) }
+}
+
+/// What one call produced.
+struct Run {
+    var result: ExecuteResult
+    var stdout: String
+    var stderr: String
+    var chunks: Int
+    var firstChunkAt: ContinuousClock.Instant?
+}
+
+final class Collector: Sendable {
+    private struct State {
+        var stdout: [UInt8] = []
+        var stderr: [UInt8] = []
+        var chunks = 0
+        var first: ContinuousClock.Instant?
+    }
+    private let state = Mutex(State())
+
+    func append(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) {
+        state.withLock { state in
+            if state.first == nil { state.first = .now }
+            state.chunks += 1
+            // Capped: one test floods stdout on purpose.
+            if stream == .stdout {
+                if state.stdout.count < 1 << 20 { state.stdout.append(contentsOf: bytes) }
+            } else if state.stderr.count < 1 << 20 {
+                state.stderr.append(contentsOf: bytes)
+            }
+        }
+    }
+
+    func run(_ result: ExecuteResult) -> Run {
+        state.withLock {
+            Run(result: result, stdout: String(decoding: $0.stdout, as: UTF8.self),
+                stderr: String(decoding: $0.stderr, as: UTF8.self), chunks: $0.chunks, firstChunkAt: $0.first)
+        }
+    }
+}
+
+enum Fixture {
+    struct Missing: Error, CustomStringConvertible { var description: String }
+
+    /// libplanter-shell.so sits in the build products folder, next to the test binary
+    /// (or a few levels up when the tests run from an .xctest bundle).
+    static let pluginPath: String? = {
+        if let override = getenv("PLANTER_SHELL_PLUGIN") { return String(cString: override) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+        var dir = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : CommandLine.arguments[0]
+        for _ in 0..<5 {
+            guard let slash = dir.lastIndex(of: "/") else { break }
+            dir = String(dir[..<slash])
+            let candidate = dir + "/libplanter-shell.so"
+            if access(candidate, R_OK) == 0 { return candidate }
+        }
+        return nil
+    }()
+
+    static func plugin() throws -> Plugin {
+        guard let pluginPath else { throw Missing(description: "libplanter-shell.so not found next to the test binary") }
+        return try PluginLoader.load(path: pluginPath)
+    }
+
+    static func executor(config: JSON = ["killGraceMs": 200]) throws -> PluginExecutor {
+        try plugin().makeExecutor(name: "shell", config: config)
+    }
+
+    static func request(
+        _ payload: JSON, dryRun: Bool = false, timeoutMs: Int? = nil, secrets: [String: String] = [:]
+    ) -> ExecuteRequest {
+        ExecuteRequest(
+            runId: "r-test", phaseId: "p", executor: "shell", payload: payload, dryRun: dryRun,
+            timeoutMs: timeoutMs, secrets: secrets)
+    }
+
+    static func run(
+        _ payload: JSON, config: JSON = ["killGraceMs": 200], dryRun: Bool = false, timeoutMs: Int? = nil,
+        secrets: [String: String] = [:], during: (CallContext) -> Void = { _ in }
+    ) throws -> Run {
+        let executor = try executor(config: config)
+        let collector = Collector()
+        let context = CallContext(output: { collector.append($0, $1) })
+        during(context)
+        let result = executor.execute(
+            request(payload, dryRun: dryRun, timeoutMs: timeoutMs, secrets: secrets), call: context)
+        return collector.run(result)
+    }
+
+    /// Gone = no /proc entry, or a zombie (PID 1 in a container may never reap orphans).
+    /// Waits up to a second: SIGKILL is delivered asynchronously.
+    static func isGone(_ pid: Int32) -> Bool {
+        for _ in 0..<100 {
+            guard let file = fopen("/proc/\(pid)/stat", "r") else { return true }
+            var buffer = [CChar](repeating: 0, count: 512)
+            let line = fgets(&buffer, 512, file) != nil ? buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : ""
+            fclose(file)
+            // "pid (comm) S ...": the state follows the last ')'.
+            if let paren = line.lastIndex(of: ")") {
+                let state = line[line.index(after: paren)...].drop(while: { $0 == " " }).first
+                if state == "Z" || state == "X" { return true }
+            }
+            usleep(10_000)
+        }
+        return false
+    }
+}
+
+/// A fresh folder under /tmp, removed afterwards.
+final class TempDir {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/planter-shell-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw Fixture.Missing(description: "mkdtemp failed") }
+        path = String(cString: made)
+    }
+
+    deinit {
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { unlink(path + "/" + name) }
+            }
+            closedir(dir)
+        }
+        rmdir(path)
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        guard let file = fopen(path + "/" + name, "w") else { throw Fixture.Missing(description: "cannot write \(name)") }
+        fputs(text, file)
+        fclose(file)
+    }
+
+    func readPid(_ name: String) -> Int32? {
+        guard let file = fopen(path + "/" + name, "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard fgets(&buffer, 64, file) != nil else { return nil }
+        return Int32(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.filter(\.isNumber))
+    }
+}
