@@ -393,7 +393,11 @@ final class RunEngine: @unchecked Sendable {
                   phases: records, failedPhase: failedPhase.map { records[$0].id })
     }
 
-    func emit(_ event: RunEvent) {
+    /// Builds the event only when someone listens: a 100,000-phase run with no sinks
+    /// should not format 300,000 messages.
+    func emit(_ event: @autoclosure () -> RunEvent) {
+        guard !sinks.isEmpty else { return }
+        let event = event()
         for sink in sinks { sink.receive(event) }
     }
 }
