@@ -75,15 +75,17 @@ final class RunEngine: @unchecked Sendable {
         remaining = plan.graph.dependencies.map { dependencies in dependencies.filter { included[$0] }.count }
     }
 
-    /// Selected immediate phases, plus every onUse phase that something included waits for.
+    /// Selected immediate phases, plus every selected onUse phase that something included
+    /// waits for (an unselected one counts as satisfied by its previous outputs).
     static func selectPhases(plan: Plan, selection: [Bool]?) -> [Bool] {
+        let selected = { (index: Int) in selection?[index] ?? true }
         var included = plan.phases.indices.map { index in
-            (selection?[index] ?? true) && plan.phases[index].spec.instanceMode != .onUse
+            selected(index) && plan.phases[index].spec.instanceMode != .onUse
         }
         var stack = included.indices.filter { included[$0] }
         while let index = stack.popLast() {
             for dependency in plan.graph.dependencies[index]
-            where !included[dependency] && plan.phases[dependency].spec.instanceMode == .onUse {
+            where !included[dependency] && selected(dependency) && plan.phases[dependency].spec.instanceMode == .onUse {
                 included[dependency] = true
                 stack.append(dependency)
             }

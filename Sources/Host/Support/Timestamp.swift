@@ -48,5 +48,33 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         }
     }
 
+    /// Parses what `iso8601` writes (and the same without milliseconds).
+    public init?(iso8601 text: String) {
+        let digits = Array(text.utf8)
+        guard digits.count >= 20, digits.last == UInt8(ascii: "Z") else { return nil }
+        func number(_ start: Int, _ count: Int) -> Int? {
+            var value = 0
+            for index in start..<(start + count) {
+                let byte = digits[index]
+                guard byte >= 0x30 && byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+            let minute = number(14, 2), let second = number(17, 2) else { return nil }
+        var millis = 0
+        if digits.count == 24, let value = number(20, 3) { millis = value }
+        var parts = tm()
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        let seconds = timegm(&parts)
+        self.init(nanoseconds: Int64(seconds) * 1_000_000_000 + Int64(millis) * 1_000_000)
+    }
+
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
 }

@@ -1,0 +1,541 @@
+import PlanterJSON
+
+/// An answer the API turns into an error response. Nothing changes state when one is thrown.
+public enum ServiceError: Error, Sendable, CustomStringConvertible {
+    /// 400, with every problem.
+    case invalid([Problem])
+    /// 409: a run is in progress (named), or the request conflicts with the state.
+    case conflict(String, runId: String?)
+    /// 404
+    case notFound(String)
+    /// 503: shutting down.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let problems): return problems.map(\.description).joined(separator: "; ")
+        case .conflict(let message, _), .notFound(let message), .unavailable(let message): return message
+        }
+    }
+}
+
+public struct ServiceConfiguration: Sendable {
+    public var parallel: Int = RunOptions.defaultParallel
+    /// How long a shutdown lets a running plan finish before cancelling it.
+    public var shutdownGrace: Duration = .seconds(10)
+    /// While a run is in progress, state is saved at most this often (coalesced).
+    public var progressSaveInterval: Duration = .milliseconds(200)
+
+    public init() {}
+}
+
+public struct SubmitOptions: Sendable {
+    public var dryRun = false
+    public var wait = false
+    public var stage = false
+    public var force = false
+    public var queue = false
+
+    public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false) {
+        self.dryRun = dryRun
+        self.wait = wait
+        self.stage = stage
+        self.force = force
+        self.queue = queue
+    }
+}
+
+/// The server's heart: the applied and staged plans, each phase's last outcome, the run in
+/// progress and the history, persisted to the state file. One run at a time; drift-aware
+/// runs execute only what changed, what did not succeed, and what waits on those.
+public actor PlanterService {
+    public let setup: DeploymentSetup
+    public let configuration: ServiceConfiguration
+    public let stateFile: StateFile
+    public let eventLog: EventLog
+    private let extraSinks: [any EventSink]
+
+    private var state = PlanterState()
+    private var active: ActiveRun?
+    private var queue: [QueuedPlan] = []
+    private var accepting = true
+    private var saveScheduled = false
+
+    struct ActiveRun {
+        let runId: String
+        let planId: String
+        let trigger: RunEntry.Trigger
+        let runner: Runner
+        let task: Task<RunResult, Never>
+    }
+
+    struct QueuedPlan {
+        let plan: Plan
+        let stored: StoredPlan
+        let force: Bool
+    }
+
+    public init(setup: DeploymentSetup, configuration: ServiceConfiguration = ServiceConfiguration(), stateFile: StateFile,
+                eventLog: EventLog = EventLog(), sinks: [any EventSink] = []) {
+        self.setup = setup
+        self.configuration = configuration
+        self.stateFile = stateFile
+        self.eventLog = eventLog
+        extraSinks = sinks
+    }
+
+    // MARK: Start-up, reload, save
+
+    /// Loads the state file. A run that was in flight when the process died is marked
+    /// interrupted; the next apply or plan resumes it. Returns warnings for the log.
+    public func start() -> [String] {
+        var warnings: [String] = []
+        switch stateFile.load() {
+        case .missing:
+            break
+        case .loaded(let loaded):
+            state = loaded
+            if let runId = state.inFlightRunId {
+                if var entry = state.run(runId) {
+                    entry.interrupted = true
+                    state.record(entry)
+                }
+                warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")
+                state.inFlightRunId = nil
+                trySave(&warnings)
+            }
+        case .corrupt(let movedTo, let reason):
+            warnings.append("the state file \(stateFile.path) is corrupt (\(reason)); moved it to \(movedTo) and started empty")
+        }
+        return warnings
+    }
+
+    /// Replaces the in-memory state with the state file's (SIGHUP, POST /RELOAD).
+    public func reload() throws(ServiceError) -> JSON {
+        if let active { throw .conflict("cannot reload while run \(active.runId) is in progress", runId: active.runId) }
+        switch stateFile.load() {
+        case .missing:
+            throw .notFound("no state file at \(stateFile.path)")
+        case .loaded(let loaded):
+            state = loaded
+            state.inFlightRunId = nil
+            return ["reloaded": true, "planId": state.current.map { .string($0.planId) } ?? .null,
+                    "phases": .int(Int64(state.current?.manifest.phases.count ?? 0))]
+        case .corrupt(let movedTo, let reason):
+            throw .invalid([.error("", "state file is corrupt (\(reason)); moved it to \(movedTo); the state in memory is unchanged")])
+        }
+    }
+
+    public func save() throws {
+        mergeActiveProgress()
+        try stateFile.save(state)
+    }
+
+    private func trySave(_ warnings: inout [String]) {
+        do { try save() } catch { warnings.append("could not save state: \(error)") }
+    }
+
+    private func saveLogged() {
+        do {
+            try save()
+        } catch {
+            eventLog.receive(RunEvent(runId: "", kind: .log, level: .error, message: "could not save state: \(error)"))
+        }
+    }
+
+    // MARK: Plans
+
+    /// POST /plan. Validates, diffs against the applied plan, and then (by options) answers
+    /// a dry run, stages, queues, or stores the plan as current and starts a run.
+    public func submit(_ document: JSON, options: SubmitOptions) async throws(ServiceError) -> JSON {
+        guard accepting || options.dryRun else { throw .unavailable("Planter is shutting down and accepts no plans") }
+        let plan = try validate(document)
+        let diff = PlanDiff(old: state.current?.manifest, new: plan.manifest)
+        if options.dryRun {
+            return dryRunAnswer(plan, diff: diff, force: options.force)
+        }
+        let stored = StoredPlan(manifest: plan.manifest)
+        if options.stage {
+            state.staged = stored
+            saveLogged()
+            return answer(stored, plan: plan, diff: diff, extra: ["staged": true])
+        }
+        if let active {
+            guard options.queue else {
+                throw .conflict("run \(active.runId) is in progress; retry when it ends, or add queue=true", runId: active.runId)
+            }
+            queue.append(QueuedPlan(plan: plan, stored: stored, force: options.force))
+            return answer(stored, plan: plan, diff: diff, extra: ["queued": true, "position": .int(Int64(queue.count)),
+                                                                  "runningRunId": .string(active.runId)])
+        }
+        let run = startRun(plan: plan, stored: stored, trigger: .plan, force: options.force)
+        return await runAnswer(run, stored: stored, plan: plan, diff: diff, wait: options.wait)
+    }
+
+    /// POST /apply: runs the staged plan; with nothing staged, resumes an interrupted run.
+    public func apply(wait: Bool) async throws(ServiceError) -> JSON {
+        guard accepting else { throw .unavailable("Planter is shutting down") }
+        if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
+        if let staged = state.staged {
+            let plan: Plan
+            switch PlanValidator.validate(manifest: staged.manifest, registry: setup.registry) {
+            case .success(let valid): plan = valid
+            case .failure(let failure): throw .invalid(failure.problems)
+            }
+            let diff = PlanDiff(old: state.current?.manifest, new: plan.manifest)
+            state.staged = nil
+            let run = startRun(plan: plan, stored: staged, trigger: .apply, force: false)
+            return await runAnswer(run, stored: staged, plan: plan, diff: diff, wait: wait)
+        }
+        if let interrupted = state.runs.last(where: \.interrupted), let current = state.current,
+            !state.runs.contains(where: { $0.trigger == .resume && $0.result.startedAt > interrupted.result.startedAt }) {
+            let plan: Plan
+            switch PlanValidator.validate(manifest: current.manifest, registry: setup.registry) {
+            case .success(let valid): plan = valid
+            case .failure(let failure): throw .invalid(failure.problems)
+            }
+            let run = startRun(plan: plan, stored: current, trigger: .resume, force: false)
+            return await runAnswer(run, stored: current, plan: plan, diff: PlanDiff(old: current.manifest, new: plan.manifest), wait: wait)
+        }
+        throw .notFound("nothing is staged: POST /plan?stage=true first")
+    }
+
+    /// GET /diff (staged vs applied) and POST /diff (a manifest vs applied).
+    public func diff(_ document: JSON?) throws(ServiceError) -> JSON {
+        let manifest: Manifest
+        if let document {
+            manifest = try validate(document).manifest
+        } else {
+            guard let staged = state.staged else { throw .notFound("nothing is staged: POST /diff with a manifest, or stage one") }
+            manifest = staged.manifest
+        }
+        guard case .object(var object) = PlanDiff(old: state.current?.manifest, new: manifest).json else { return .null }
+        object["appliedPlanId"] = state.current.map { .string($0.planId) } ?? .null
+        if document == nil, let staged = state.staged { object["stagedPlanId"] = .string(staged.planId) }
+        return .object(object)
+    }
+
+    /// Sync-from: take another Planter's `/state` phases as the current plan (one way).
+    public func adopt(remoteState json: JSON) throws(ServiceError) -> Bool {
+        guard let phases = json["phases"] else { throw .invalid([.error("/phases", "the remote state has no phases")]) }
+        let plan = try validate(phases)
+        if let current = state.current, current.manifest == plan.manifest { return false }
+        if active != nil { return false }
+        let planId = json["planId"]?.stringValue ?? json["appliedPlanId"]?.stringValue ?? StoredPlan.newPlanID()
+        state.current = StoredPlan(planId: planId, manifest: plan.manifest)
+        let ids = Set(plan.phases.map(\.id))
+        state.phaseStates = state.phaseStates.filter { ids.contains($0.key) }
+        saveLogged()
+        return true
+    }
+
+    private func validate(_ document: JSON) throws(ServiceError) -> Plan {
+        switch PlanValidator.validate(document: document, registry: setup.registry) {
+        case .success(let plan): return plan
+        case .failure(let failure): throw .invalid(failure.problems)
+        }
+    }
+
+    // MARK: Runs
+
+    /// Phases to run: by default those added or changed since the applied plan, those whose
+    /// last outcome was not success, and everything that waits on them.
+    func selection(for plan: Plan, force: Bool) -> [Bool]? {
+        if force { return nil }
+        let diff = PlanDiff(old: state.current?.manifest, new: plan.manifest)
+        let changed = Set(diff.added + diff.changed.map(\.id))
+        let roots = plan.phases.indices.filter { index in
+            let id = plan.phases[index].id
+            return changed.contains(id) || state.phaseStates[id]?.status != .succeeded
+        }
+        return plan.graph.downstream(of: roots)
+    }
+
+    private func startRun(plan: Plan, stored: StoredPlan, trigger: RunEntry.Trigger, force: Bool,
+                          selection explicit: [Bool]? = nil, unselectedMessage: String? = nil) -> ActiveRun {
+        var options = RunOptions(parallel: configuration.parallel)
+        options.backoff = setup.deployment.backoff
+        options.outputTailBytes = setup.deployment.outputTailBytes
+        options.masker = setup.registry.masker
+        options.selection = explicit ?? selection(for: plan, force: force)
+        options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
+        options.previousOutputs = state.phaseStates.mapValues(\.outputs)
+        let progress = ProgressSink(service: self)
+        let runner = Runner(plan: plan, options: options, sinks: [eventLog, progress] + extraSinks)
+        let runId = options.runId
+        let previous = state.current?.manifest
+        if trigger != .rerun {
+            // This plan is now the applied one; phases it no longer has are forgotten.
+            state.current = stored
+            let ids = Set(plan.phases.map(\.id))
+            state.phaseStates = state.phaseStates.filter { ids.contains($0.key) }
+            _ = previous
+        }
+        state.inFlightRunId = runId
+        let task = Task { [runner] in await runner.run() }
+        let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, runner: runner, task: task)
+        active = run
+        state.record(RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger))
+        saveLogged()
+        Task { await self.finish(run) }
+        return run
+    }
+
+    private func finish(_ run: ActiveRun) async {
+        let result = await run.task.value
+        apply(result, from: run)
+        state.record(RunEntry(result: result, planId: run.planId, trigger: run.trigger))
+        state.inFlightRunId = nil
+        active = nil
+        saveLogged()
+        if !queue.isEmpty && accepting {
+            let next = queue.removeFirst()
+            _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, force: next.force)
+        }
+    }
+
+    /// Copies final outcomes of the phases a run executed into the per-phase state.
+    private func apply(_ result: RunResult, from run: ActiveRun) {
+        for record in result.phases where record.status.isFinal && !record.attempts.isEmpty || record.status == .failed {
+            state.phaseStates[record.id] = PhaseState(status: record.status, runId: result.runId, message: record.message,
+                                                      outputs: record.outputs, labels: record.labels, updatedAt: record.endedAt)
+        }
+        for record in result.phases where record.status == .skipped && record.message.hasPrefix("waits for") {
+            state.phaseStates[record.id] = PhaseState(status: .skipped, runId: result.runId, message: record.message)
+        }
+    }
+
+    /// During a run: phases that finished are saved (coalesced), so a crash loses at most
+    /// what was in flight.
+    func noteProgress() {
+        guard !saveScheduled else { return }
+        saveScheduled = true
+        Task {
+            try? await Task.sleep(for: configuration.progressSaveInterval)
+            self.flushProgress()
+        }
+    }
+
+    private func flushProgress() {
+        saveScheduled = false
+        saveLogged()
+    }
+
+    private func mergeActiveProgress() {
+        guard let active else { return }
+        let snapshot = active.runner.snapshot()
+        apply(snapshot, from: active)
+        state.record(RunEntry(result: snapshot, planId: active.planId, trigger: active.trigger))
+    }
+
+    /// POST /phases/:id/run: that phase alone, or with everything that waits on it.
+    public func rerun(_ id: String, withDependents: Bool, wait: Bool) async throws(ServiceError) -> JSON {
+        guard accepting else { throw .unavailable("Planter is shutting down") }
+        if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
+        guard let current = state.current else { throw .notFound("no plan has been applied") }
+        let plan: Plan
+        switch PlanValidator.validate(manifest: current.manifest, registry: setup.registry) {
+        case .success(let valid): plan = valid
+        case .failure(let failure): throw .invalid(failure.problems)
+        }
+        guard let index = plan.graph.indexByID[id] else { throw .notFound("no phase \"\(id)\" in the applied plan") }
+        var selection = withDependents ? plan.graph.downstream(of: [index]) : [Bool](repeating: false, count: plan.phases.count)
+        selection[index] = true
+        let run = startRun(plan: plan, stored: current, trigger: .rerun, force: false, selection: selection,
+                           unselectedMessage: "not part of this rerun")
+        return await runAnswer(run, stored: current, plan: plan, diff: nil, wait: wait)
+    }
+
+    /// POST /runs/:id/cancel
+    public func cancel(runId: String) throws(ServiceError) -> JSON {
+        if let active, active.runId == runId {
+            active.runner.cancel(reason: "cancelled through the API")
+            return ["runId": .string(runId), "cancelling": true]
+        }
+        if let index = queue.firstIndex(where: { $0.stored.planId == runId }) {
+            queue.remove(at: index)
+            return ["planId": .string(runId), "dequeued": true]
+        }
+        if state.run(runId) != nil { throw .conflict("run \(runId) has already ended", runId: runId) }
+        throw .notFound("no run \(runId)")
+    }
+
+    /// Waits for a run to end (SSE follow, wait=true).
+    public func waitForRun(_ runId: String) async -> RunResult? {
+        if let active, active.runId == runId { return await active.task.value }
+        return state.run(runId)?.result
+    }
+
+    public var activeRunId: String? { active?.runId }
+
+    /// The run ids of a plan, for `GET /logs?planId=`.
+    public func runIds(ofPlan planId: String) -> Set<String> {
+        var ids = Set(state.runs.filter { $0.planId == planId }.map(\.result.runId))
+        if let active, active.planId == planId { ids.insert(active.runId) }
+        return ids
+    }
+
+    // MARK: Shutdown
+
+    /// Stops accepting plans, lets a running plan finish within the grace period (then
+    /// cancels it), and saves.
+    public func shutdown() async {
+        accepting = false
+        queue.removeAll()
+        if let active {
+            let grace = configuration.shutdownGrace
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { _ = await active.task.value; return true }
+                group.addTask { try? await Task.sleep(for: grace); return false }
+                let first = await group.next() ?? true
+                group.cancelAll()
+                return first
+            }
+            if !finished { active.runner.cancel(reason: "Planter is shutting down") }
+            _ = await active.task.value
+            while self.active != nil { await Task.yield() }
+        }
+        saveLogged()
+    }
+
+    public var isAccepting: Bool { accepting }
+
+    // MARK: Answers
+
+    private func runAnswer(_ run: ActiveRun, stored: StoredPlan, plan: Plan, diff: PlanDiff?, wait: Bool) async -> JSON {
+        var extra: JSONObject = ["runId": .string(run.runId)]
+        if wait {
+            let result = await run.task.value
+            extra["result"] = result.json
+        }
+        return answer(stored, plan: plan, diff: diff, extra: extra)
+    }
+
+    private func answer(_ stored: StoredPlan, plan: Plan, diff: PlanDiff?, extra: JSONObject) -> JSON {
+        var object = JSONObject()
+        object.appendUnchecked("planId", .string(stored.planId))
+        object.appendUnchecked("phaseCount", .int(Int64(plan.phases.count)))
+        if let diff { object.appendUnchecked("diff", diff.summary) }
+        for member in extra { object[member.key] = member.value }
+        if !plan.warnings.isEmpty {
+            object["warnings"] = .array(plan.warnings.map { ["path": .string($0.path), "message": .string($0.message)] })
+        }
+        return .object(object)
+    }
+
+    private func dryRunAnswer(_ plan: Plan, diff: PlanDiff, force: Bool) -> JSON {
+        let selection = self.selection(for: plan, force: force)
+        var object = JSONObject()
+        object.appendUnchecked("dryRun", true)
+        object.appendUnchecked("valid", true)
+        object.appendUnchecked("phaseCount", .int(Int64(plan.phases.count)))
+        object.appendUnchecked("diff", diff.json)
+        object.appendUnchecked("waves", .array(plan.graph.waves().map { wave in
+            .array(wave.map { index in
+                ["id": .string(plan.phases[index].id), "executor": .string(plan.bindings[index].name),
+                 "plugin": .string(plan.bindings[index].plugin), "wouldRun": .bool(selection?[index] ?? true)]
+            })
+        }))
+        object.appendUnchecked("warnings", .array(plan.warnings.map { ["path": .string($0.path), "message": .string($0.message)] }))
+        return .object(object)
+    }
+
+    /// GET /state: the applied plan (`phases`, canonical), each phase's live status, the
+    /// last run, and what is staged or queued.
+    public func stateAnswer() -> JSON {
+        var statuses = state.phaseStates
+        var lastRun = state.runs.last?.result
+        if let active {
+            let snapshot = active.runner.snapshot()
+            lastRun = snapshot
+            for record in snapshot.phases where record.status != .skipped || !record.attempts.isEmpty {
+                statuses[record.id] = PhaseState(status: record.status, runId: snapshot.runId, message: record.message,
+                                                 outputs: record.outputs, labels: record.labels, updatedAt: record.endedAt)
+            }
+        }
+        var object = JSONObject()
+        object.appendUnchecked("planId", state.current.map { .string($0.planId) } ?? .null)
+        object.appendUnchecked("appliedPlanId", state.current.map { .string($0.planId) } ?? .null)
+        object.appendUnchecked("submittedAt", state.current.map { .string($0.submittedAt.iso8601) } ?? .null)
+        object.appendUnchecked("phases", state.current?.manifest.canonicalJSON ?? .array([]))
+        object.appendUnchecked("phaseStatus", .object(JSONObject((state.current?.manifest.phases ?? []).map { phase in
+            JSONObject.Member(key: phase.id, value: statuses[phase.id]?.json ?? ["status": "pending"])
+        })))
+        object.appendUnchecked("activeRunId", active.map { .string($0.runId) } ?? .null)
+        object.appendUnchecked("lastRun", lastRun.map(Self.summary) ?? .null)
+        object.appendUnchecked("staged", state.staged.map { ["planId": .string($0.planId), "submittedAt": .string($0.submittedAt.iso8601),
+                                                             "phaseCount": .int(Int64($0.manifest.phases.count))] } ?? .null)
+        object.appendUnchecked("queued", .int(Int64(queue.count)))
+        object.appendUnchecked("interruptedRunId", state.runs.last(where: \.interrupted).map { .string($0.result.runId) } ?? .null)
+        return .object(object)
+    }
+
+    static func summary(_ result: RunResult) -> JSON {
+        guard case .object(var object) = result.json else { return .null }
+        object["phases"] = nil
+        return .object(object)
+    }
+
+    /// GET /phases/:id
+    public func phaseAnswer(_ id: String) throws(ServiceError) -> JSON {
+        guard let phase = state.current?.manifest.phases.first(where: { $0.id == id }) else {
+            throw .notFound("no phase \"\(id)\" in the applied plan")
+        }
+        var record: PhaseRecord?
+        if let active { record = active.runner.snapshot().phases.first { $0.id == id && !$0.attempts.isEmpty } }
+        if record == nil {
+            record = state.runs.reversed().lazy.compactMap { $0.result.phases.first { $0.id == id && !$0.attempts.isEmpty } }.first
+        }
+        var object = JSONObject()
+        object.appendUnchecked("id", .string(id))
+        object.appendUnchecked("spec", phase.canonicalJSON["spec"] ?? .null)
+        let status = stateAnswer()["phaseStatus"]?[id] ?? .null
+        object.appendUnchecked("status", status["status"] ?? "pending")
+        object.appendUnchecked("state", status)
+        object.appendUnchecked("labels", status["labels"] ?? record?.labels.json ?? .object(JSONObject()))
+        object.appendUnchecked("lastRunId", status["runId"] ?? .null)
+        object.appendUnchecked("attempts", .array(record?.attempts.map(\.json) ?? []))
+        object.appendUnchecked("output", .string(record?.output.text ?? ""))
+        object.appendUnchecked("events", .array(eventLog.query(EventFilter(phaseId: id, limit: 500)).map(\.json)))
+        return .object(object)
+    }
+
+    /// GET /runs
+    public func runsAnswer() -> JSON {
+        var runs = state.runs
+        if let active { runs.removeAll { $0.result.runId == active.runId } }
+        var list = runs.reversed().map { entry -> JSON in
+            guard case .object(var object) = Self.summary(entry.result) else { return .null }
+            object["planId"] = .string(entry.planId)
+            object["trigger"] = .string(entry.trigger.rawValue)
+            if entry.interrupted { object["interrupted"] = true }
+            return .object(object)
+        }
+        if let active, case .object(var object) = Self.summary(active.runner.snapshot()) {
+            object["planId"] = .string(active.planId)
+            object["trigger"] = .string(active.trigger.rawValue)
+            list.insert(.object(object), at: 0)
+        }
+        return ["runs": .array(list)]
+    }
+
+    /// GET /runs/:id
+    public func runAnswer(_ runId: String) throws(ServiceError) -> JSON {
+        if let active, active.runId == runId {
+            return RunEntry(result: active.runner.snapshot(), planId: active.planId, trigger: active.trigger).json
+        }
+        guard let entry = state.run(runId) else { throw .notFound("no run \(runId)") }
+        return entry.json
+    }
+}
+
+/// Tells the service when phases finish, so it can save progress during long runs.
+struct ProgressSink: EventSink {
+    let service: PlanterService
+
+    func receive(_ event: RunEvent) {
+        guard event.kind == .phaseFinished else { return }
+        let service = self.service
+        Task { await service.noteProgress() }
+    }
+}
