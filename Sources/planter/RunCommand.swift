@@ -31,11 +31,11 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Text output: no live progress or phase output, only the summary.")
     var quiet = false
 
-    mutating func validate() throws {
-        if let parallel, parallel < 1 { throw ValidationError("--parallel must be at least 1") }
-    }
-
     func run() throws {
+        if let parallel, parallel < 1 {
+            StandardError.write("--parallel must be at least 1, got \(parallel)\n")
+            throw ExitStatus.invalid
+        }
         let setup = try deployment.prepare(format: output)
         ProblemReport.printWarnings(setup.registry.problems.warnings)
         let plan: Plan

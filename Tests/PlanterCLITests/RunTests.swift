@@ -124,13 +124,9 @@ import Glibc
         let outcome = try await CLI.run(["run", plan, "--output", "json"])
         #expect(outcome.status == 1, "\(outcome)")
         let slow = try #require(try outcome.json().phase("slow"))
-        // Known race (reported): the shell plugin enforces timeoutMs itself too, and when its
-        // deadline fires before the host's timer (about 1 run in 40) the attempt is recorded as
-        // "failed" with the plugin's message. Drop the withKnownIssue once RunEngine classifies it.
-        withKnownIssue("plugin-side timeout recorded as failed, not timedOut", isIntermittent: true) {
-            #expect(slow.string("status") == "timedOut", "\(outcome)")
-            #expect(slow.string("message")?.contains("x-timeout") == true, "\(outcome)")
-        }
+        // The shell plugin enforces timeoutMs itself too; whichever deadline fires first, the
+        // attempt is a timeout.
+        #expect(slow.string("status") == "timedOut", "\(outcome)")
         #expect(slow.string("message")?.contains("timed out after 300") == true, "\(outcome)")
         #expect(slow.attemptStatuses.count == 1)
         #expect(slow.string("output") == "started\n")

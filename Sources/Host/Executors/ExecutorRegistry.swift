@@ -105,7 +105,8 @@ public final class ExecutorRegistry: Sendable {
         public var description: String {
             switch self {
             case .undefined(let name, let known):
-                return "executor \"\(name)\" is not defined by the deployment (defined: \(known.joined(separator: ", ")))"
+                let hint = PhaseGraph.closestID(to: name, in: known).map { "did you mean \"\($0)\"? " } ?? ""
+                return "executor \"\(name)\" is not defined by the deployment (\(hint)defined: \(known.joined(separator: ", ")))"
             case .noMatch(let name, _):
                 return "no instance of executor \"\(name)\" matches the phase's labels"
             case .unavailable(let name, let reason):

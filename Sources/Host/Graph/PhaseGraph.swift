@@ -1,3 +1,5 @@
+import PlanterJSON
+
 /// The dependency graph of a manifest, by phase index (manifest order). Built once per
 /// plan; the runner works on indices, never on id lookups.
 public struct PhaseGraph: Sendable {
@@ -11,15 +13,15 @@ public struct PhaseGraph: Sendable {
     public var count: Int { ids.count }
 
     /// Builds the graph, reporting duplicate ids, unknown dependencies and cycles at their pointers.
-    /// `paths[i]` is the JSON pointer of phase i. Returns nil when the graph cannot be used.
-    public static func build(_ manifest: Manifest, paths: [String], problems: inout Problems) -> PhaseGraph? {
+    /// `locations[i]` says where phase i was written. Returns nil when the graph cannot be used.
+    public static func build(_ manifest: Manifest, locations: [PhaseLocation], problems: inout Problems) -> PhaseGraph? {
         let phases = manifest.phases
         var indexByID: [String: Int] = [:]
         indexByID.reserveCapacity(phases.count)
         var valid = true
         for (index, phase) in phases.enumerated() where !phase.id.isEmpty {
             if let first = indexByID[phase.id] {
-                problems.error(paths[index] + "/id", "duplicate id \"\(phase.id)\" (first used at \(paths[first]))")
+                problems.error(locations[index].id, "duplicate id \"\(phase.id)\" (first used at \(locations[first].phase))")
                 valid = false
             } else {
                 indexByID[phase.id] = index
@@ -32,7 +34,7 @@ public struct PhaseGraph: Sendable {
             for (position, id) in waitFor.phases.enumerated() {
                 guard let target = indexByID[id] else {
                     let hint = closestID(to: id, in: indexByID.keys).map { " (did you mean \"\($0)\"?)" } ?? ""
-                    problems.error("\(paths[index])/spec/waitFor/phases/\(position)", "unknown phase \"\(id)\"\(hint)")
+                    problems.error(JSONPointer.append(locations[index].waitForPhases, position), "unknown phase \"\(id)\"\(hint)")
                     valid = false
                     continue
                 }
@@ -45,7 +47,7 @@ public struct PhaseGraph: Sendable {
         let graph = PhaseGraph(ids: phases.map(\.id), indexByID: indexByID, dependencies: dependencies, dependents: dependents)
         for cycle in graph.cycles() {
             let names = (cycle + [cycle[0]]).map { graph.ids[$0] }.joined(separator: " -> ")
-            problems.error("\(paths[cycle[0]])/spec/waitFor", "dependency cycle: \(names)")
+            problems.error(locations[cycle[0]].waitFor, "dependency cycle: \(names)")
             valid = false
         }
         return valid ? graph : nil
@@ -130,7 +132,8 @@ public struct PhaseGraph: Sendable {
         return marked
     }
 
-    static func closestID(to id: String, in candidates: Dictionary<String, Int>.Keys) -> String? {
+    /// The candidate a typo most likely meant, if one is close enough.
+    public static func closestID(to id: String, in candidates: some Sequence<String>) -> String? {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(id, candidate)

@@ -4,8 +4,23 @@ import PlanterJSON
 /// Structural checks across phases (unknown dependencies, cycles, executors) are the
 /// validator's; this reads one phase at a time.
 public enum ManifestDecoder {
+    /// A decoded manifest with where each phase's parts were written.
+    public struct Located: Sendable {
+        public var manifest: Manifest
+        public var problems: Problems
+        /// One per phase of `manifest`, in order.
+        public var locations: [PhaseLocation]
+        /// Some element of the list was not a phase object (indices no longer line up).
+        public var skippedElements: Bool
+    }
+
     /// Accepts a JSON array of phases, or an object with a `phases` array.
     public static func decode(_ document: JSON) -> (manifest: Manifest, problems: Problems) {
+        let located = decodeLocated(document)
+        return (located.manifest, located.problems)
+    }
+
+    public static func decodeLocated(_ document: JSON) -> Located {
         var problems = Problems()
         let list: [JSON]
         let basePath: String
@@ -17,28 +32,34 @@ public enum ManifestDecoder {
             let phasesKey = object.keys.first { ObjectReader.normalize($0) == "phases" }
             guard let phasesKey, let elements = object[phasesKey]?.arrayValue else {
                 problems.error("", "expected a JSON array of phases, or an object with a \"phases\" array")
-                return (Manifest(phases: []), problems)
+                return Located(manifest: Manifest(phases: []), problems: problems, locations: [], skippedElements: false)
             }
             list = elements
             basePath = JSONPointer.append("", phasesKey)
         default:
             problems.error("", "expected a JSON array of phases, or an object with a \"phases\" array; got \(document.typeName)")
-            return (Manifest(phases: []), problems)
+            return Located(manifest: Manifest(phases: []), problems: problems, locations: [], skippedElements: false)
         }
         var phases: [Phase] = []
+        var locations: [PhaseLocation] = []
         phases.reserveCapacity(list.count)
+        locations.reserveCapacity(list.count)
         for (index, element) in list.enumerated() {
-            if let phase = decodePhase(element, path: JSONPointer.append(basePath, index), problems: &problems) {
+            var location = PhaseLocation(phase: JSONPointer.append(basePath, index))
+            if let phase = decodePhase(element, location: &location, problems: &problems) {
                 phases.append(phase)
+                locations.append(location)
             }
         }
-        return (Manifest(phases: phases), problems)
+        return Located(manifest: Manifest(phases: phases), problems: problems, locations: locations,
+                       skippedElements: phases.count != list.count)
     }
 
     static let phaseFields = "kind, id, spec"
     static let specFields = "description, selector, instanceMode, waitFor, retry, onFailure, onSuccess"
 
-    static func decodePhase(_ value: JSON, path: String, problems: inout Problems) -> Phase? {
+    static func decodePhase(_ value: JSON, location: inout PhaseLocation, problems: inout Problems) -> Phase? {
+        let path = location.phase
         guard let object = value.objectValue else {
             problems.error(path, "a phase must be an object, got \(value.typeName)")
             return nil
@@ -55,6 +76,7 @@ public enum ManifestDecoder {
             problems.error(JSONPointer.append(path, "kind"), "missing kind (must be \"Phase\")")
         }
         if let (id, idPath) = reader.take("id") {
+            location.id = idPath
             if let text = FieldReader.string(id, idPath, &problems, what: "id") {
                 if text.trimmingSpaces.isEmpty { problems.error(idPath, "id must not be empty") }
                 phase.id = text
@@ -64,7 +86,8 @@ public enum ManifestDecoder {
         }
         if let (spec, specPath) = reader.take("spec") {
             if let specObject = spec.objectValue {
-                phase.spec = decodeSpec(specObject, path: specPath, problems: &problems)
+                location.spec = specPath
+                phase.spec = decodeSpec(specObject, path: specPath, location: &location, problems: &problems)
             } else if !spec.isNull {
                 problems.error(specPath, "spec must be an object, got \(spec.typeName)")
             }
@@ -74,14 +97,15 @@ public enum ManifestDecoder {
         return phase
     }
 
-    static func decodeSpec(_ object: JSONObject, path: String, problems: inout Problems) -> PhaseSpec {
+    static func decodeSpec(_ object: JSONObject, path: String, location: inout PhaseLocation,
+                           problems: inout Problems) -> PhaseSpec {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var spec = PhaseSpec()
         if let (value, valuePath) = reader.take("description") {
             spec.description = FieldReader.string(value, valuePath, &problems, what: "description")
         }
         if let (value, valuePath) = reader.take("selector") {
-            spec.selector = decodeSelector(value, path: valuePath, problems: &problems)
+            spec.selector = decodeSelector(value, path: valuePath, location: &location, problems: &problems)
         }
         if let (value, valuePath) = reader.take("instancemode") {
             if let text = value.stringValue, let mode = InstanceMode.allCases.first(where: {
@@ -93,7 +117,8 @@ public enum ManifestDecoder {
             }
         }
         if let (value, valuePath) = reader.take("waitfor") {
-            spec.waitFor = decodeWaitFor(value, path: valuePath, problems: &problems)
+            location.waitFor = valuePath
+            spec.waitFor = decodeWaitFor(value, path: valuePath, location: &location, problems: &problems)
         }
         if let (value, valuePath) = reader.take("retry") {
             spec.retry = decodeRetry(value, path: valuePath, problems: &problems)
@@ -115,7 +140,8 @@ public enum ManifestDecoder {
         return spec
     }
 
-    static func decodeSelector(_ value: JSON, path: String, problems: inout Problems) -> Selector? {
+    static func decodeSelector(_ value: JSON, path: String, location: inout PhaseLocation,
+                               problems: inout Problems) -> Selector? {
         guard let object = value.objectValue else {
             if !value.isNull { problems.error(path, "selector must be an object, got \(value.typeName)") }
             return nil
@@ -123,6 +149,7 @@ public enum ManifestDecoder {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var selector = Selector()
         if let (labels, labelsPath) = reader.take("matchlabels") {
+            location.matchLabels = labelsPath
             selector.matchLabels = FieldReader.labels(labels, labelsPath, &problems, what: "matchLabels")
         }
         selector.extensions = reader.extensions
@@ -130,9 +157,11 @@ public enum ManifestDecoder {
         return selector.matchLabels.isEmpty && selector.extensions.isEmpty ? nil : selector
     }
 
-    static func decodeWaitFor(_ value: JSON, path: String, problems: inout Problems) -> WaitFor? {
+    static func decodeWaitFor(_ value: JSON, path: String, location: inout PhaseLocation,
+                              problems: inout Problems) -> WaitFor? {
         // A bare list is read as the phases to wait for.
         if value.arrayValue != nil {
+            location.waitForPhases = path
             return WaitFor(phases: FieldReader.strings(value, path, &problems, what: "waitFor entry"))
         }
         guard let object = value.objectValue else {
@@ -142,6 +171,7 @@ public enum ManifestDecoder {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var waitFor = WaitFor()
         if let (phases, phasesPath) = reader.take("phases") {
+            location.waitForPhases = phasesPath
             waitFor.phases = FieldReader.strings(phases, phasesPath, &problems, what: "waitFor.phases entry")
             var seen = Set<String>()
             for (index, id) in waitFor.phases.enumerated() where !seen.insert(id).inserted {
@@ -241,5 +271,26 @@ public enum ManifestDecoder {
         notify.extensions = reader.extensions
         reader.finish(&problems, known: "email, slack")
         return notify.email.isEmpty && notify.slack.isEmpty && notify.extensions.isEmpty ? nil : notify
+    }
+}
+
+/// Where a phase's parts stand in the submitted document, as written (`/0/Spec/wait_for`),
+/// so problems found after decoding (graph, dispatch) point at the user's own keys.
+public struct PhaseLocation: Sendable {
+    public var phase: String
+    public var id: String
+    public var spec: String
+    public var waitFor: String
+    public var waitForPhases: String
+    public var matchLabels: String
+
+    /// Canonical spelling under `phase`, for what the document did not spell out.
+    public init(phase: String) {
+        self.phase = phase
+        id = phase + "/id"
+        spec = phase + "/spec"
+        waitFor = phase + "/spec/waitFor"
+        waitForPhases = phase + "/spec/waitFor/phases"
+        matchLabels = phase + "/spec/selector/matchLabels"
     }
 }

@@ -173,7 +173,12 @@ final class RunEngine: @unchecked Sendable {
         calls[index] = nil
         if let text = result.output { job.output.appendText(text) }
         records[index].output = job.output.finish()
-        let wasTimedOut = timedOut.remove(index) != nil
+        // The executor may enforce the limit itself and return before the host's timer fires:
+        // a failure that ends at or past the limit is a timeout either way.
+        let limit = plan.phases[index].spec.executionTimeout
+        let elapsedMs = now.milliseconds(since: records[index].attempts[job.attempt - 1].startedAt)
+        let pastLimit = limit.map { result.status != .succeeded && elapsedMs >= $0.milliseconds } ?? false
+        let wasTimedOut = timedOut.remove(index) != nil || pastLimit
         let cancelledByRun = job.call.isCancelled && !wasTimedOut
         var status: PhaseStatus
         switch result.status {
@@ -184,9 +189,9 @@ final class RunEngine: @unchecked Sendable {
         if wasTimedOut && status != .succeeded { status = .timedOut }
         if cancelledByRun && status != .succeeded { status = .cancelled }
         var message = options.masker.mask(result.message)
-        if status == .timedOut { message = job.call.reason ?? "timed out" }
+        if status == .timedOut { message = job.call.reason ?? "timed out after \(limit ?? PlanDuration(milliseconds: elapsedMs)) (x-timeout)" }
         if status == .cancelled, let reason = job.call.reason {
-            message = message.isEmpty || message == "cancelled" || message == reason ? reason : "\(reason) (\(message))"
+            message = message.isEmpty || message == "cancelled" || message == reason ? reason : "\(reason); \(message)"
         }
         var attempt = records[index].attempts[job.attempt - 1]
         attempt.status = status

@@ -23,25 +23,22 @@ public enum PlanValidator {
     }
 
     public static func validate(document: JSON, registry: ExecutorRegistry) -> Result<Plan, ValidationFailure> {
-        var (manifest, problems) = ManifestDecoder.decode(document)
-        let base = document.objectValue.flatMap { object in
-            object.keys.first { ObjectReader.normalize($0) == "phases" }.map { JSONPointer.append("", $0) }
-        } ?? ""
-        return validate(manifest: manifest, paths: manifest.phases.indices.map { "\(base)/\($0)" },
-                        problems: &problems, registry: registry, phaseDecodeFailed: hasNonObjectPhase(document))
+        var located = ManifestDecoder.decodeLocated(document)
+        return validate(manifest: located.manifest, locations: located.locations, problems: &located.problems,
+                        registry: registry, phaseDecodeFailed: located.skippedElements)
     }
 
     /// Validates an already-decoded manifest (the server's rerun path, tests).
     public static func validate(manifest: Manifest, registry: ExecutorRegistry) -> Result<Plan, ValidationFailure> {
         var problems = Problems()
-        return validate(manifest: manifest, paths: manifest.phases.indices.map { "/\($0)" }, problems: &problems,
-                        registry: registry, phaseDecodeFailed: false)
+        return validate(manifest: manifest, locations: manifest.phases.indices.map { PhaseLocation(phase: "/\($0)") },
+                        problems: &problems, registry: registry, phaseDecodeFailed: false)
     }
 
-    static func validate(manifest: Manifest, paths: [String], problems: inout Problems, registry: ExecutorRegistry,
+    static func validate(manifest: Manifest, locations: [PhaseLocation], problems: inout Problems, registry: ExecutorRegistry,
                          phaseDecodeFailed: Bool) -> Result<Plan, ValidationFailure> {
-        // Indices (and so pointers) are only trustworthy when every element decoded to a phase.
-        let graph = phaseDecodeFailed ? nil : PhaseGraph.build(manifest, paths: paths, problems: &problems)
+        // The graph of a list with non-phase elements is not worth checking: it is invalid already.
+        let graph = phaseDecodeFailed ? nil : PhaseGraph.build(manifest, locations: locations, problems: &problems)
         var bindings: [ExecutorBinding] = []
         bindings.reserveCapacity(manifest.phases.count)
         let labelKey = registry.deployment.executorLabel
@@ -52,8 +49,8 @@ public enum PlanValidator {
                 bindings.append(binding)
             case .failure(let error):
                 let path = labels[labelKey] != nil
-                    ? "\(paths[index])/spec/selector/matchLabels/\(JSONPointer.escape(labelKey))"
-                    : paths[index]
+                    ? JSONPointer.append(locations[index].matchLabels, labelKey)
+                    : locations[index].phase
                 let defaultNote = labels[labelKey] == nil ? " (the default executor, as the phase names none)" : ""
                 problems.error(path, "\(error)\(defaultNote)")
             }
@@ -62,12 +59,5 @@ public enum PlanValidator {
             return .failure(ValidationFailure(problems.all))
         }
         return .success(Plan(manifest: manifest, graph: graph, bindings: bindings, warnings: problems.warnings))
-    }
-
-    static func hasNonObjectPhase(_ document: JSON) -> Bool {
-        let list = document.arrayValue ?? document.objectValue.flatMap { object in
-            object.keys.first { ObjectReader.normalize($0) == "phases" }.flatMap { object[$0]?.arrayValue }
-        } ?? []
-        return list.contains { $0.objectValue == nil }
     }
 }

@@ -21,8 +21,9 @@ final class EventLogFile: EventSink {
         writer.bytes.append(0x0A)
         buffer.withLock { buffer in
             buffer += writer.bytes
-            // Written under the lock so lines from different threads stay in event order.
-            if buffer.count >= Self.flushSize {
+            // Written under the lock so lines from different threads stay in event order;
+            // flushed whenever a phase or the run ends, so `tail -f` follows the run.
+            if buffer.count >= Self.flushSize || event.kind == .phaseFinished || event.kind == .runFinished {
                 handle.write(Data(buffer))
                 buffer.removeAll(keepingCapacity: true)
             }
