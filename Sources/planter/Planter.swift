@@ -7,7 +7,7 @@ struct Planter: ParsableCommand {
         commandName: "planter",
         abstract: "Runs Phase Manifests through pluggable executors.",
         version: PlanterVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, ServeCommand.self]
     )
 }
 

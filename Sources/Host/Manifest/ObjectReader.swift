@@ -28,7 +28,15 @@ struct ObjectReader {
     }
 
     static func normalize(_ key: String) -> String {
-        String(String.UnicodeScalarView(key.unicodeScalars.filter { $0 != "_" && $0 != "-" })).lowercased()
+        // Fast path: most keys are already lowercase ASCII letters (`id`, `spec`, `kind`).
+        if key.utf8.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) { return key }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(key.utf8.count)
+        for byte in key.utf8 where byte != UInt8(ascii: "_") && byte != UInt8(ascii: "-") {
+            bytes.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+        }
+        let ascii = String(decoding: bytes, as: UTF8.self)
+        return key.utf8.allSatisfy({ $0 < 0x80 }) ? ascii : ascii.lowercased()
     }
 
     /// The value of a field (by its normalized name) and its pointer, consuming it.

@@ -147,9 +147,15 @@ public actor PlanterService {
 
     /// POST /plan. Validates, diffs against the applied plan, and then (by options) answers
     /// a dry run, stages, queues, or stores the plan as current and starts a run.
-    public func submit(_ document: JSON, options: SubmitOptions) async throws(ServiceError) -> JSON {
-        guard accepting || options.dryRun else { throw .unavailable("Planter is shutting down and accepts no plans") }
+    /// Validation needs no state, so it runs on the caller's task, outside the actor: plans
+    /// validate in parallel and only the diff and the run start are serialized.
+    public nonisolated func submit(_ document: JSON, options: SubmitOptions) async throws(ServiceError) -> JSON {
         let plan = try validate(document)
+        return try await submit(plan, options: options)
+    }
+
+    private func submit(_ plan: Plan, options: SubmitOptions) async throws(ServiceError) -> JSON {
+        guard accepting || options.dryRun else { throw .unavailable("Planter is shutting down and accepts no plans") }
         let diff = PlanDiff(old: state.current?.manifest, new: plan.manifest)
         if options.dryRun {
             return dryRunAnswer(plan, diff: diff, force: options.force)
@@ -229,7 +235,7 @@ public actor PlanterService {
         return true
     }
 
-    private func validate(_ document: JSON) throws(ServiceError) -> Plan {
+    private nonisolated func validate(_ document: JSON) throws(ServiceError) -> Plan {
         switch PlanValidator.validate(document: document, registry: setup.registry) {
         case .success(let plan): return plan
         case .failure(let failure): throw .invalid(failure.problems)

@@ -1,0 +1,117 @@
+import Hummingbird
+import NIOCore
+import PlanterHost
+import PlanterJSON
+
+/// GET /logs: events filtered by runId, planId, phaseId, level, since, limit; with
+/// follow=true, Server-Sent Events (`data: <event>\n\n`): the backlog, then live events
+/// until the followed run (runId, else the run active at the request) has finished.
+enum LogRoutes {
+    static let defaultLimit = 1000
+
+    struct LogQuery {
+        var filter: EventFilter
+        var runId: String?
+        var planId: String?
+        var follow: Bool
+    }
+
+    static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
+        let service = environment.service
+        let eventLog = environment.eventLog
+
+        table.add(.get, "/logs") { request, _ in
+            let parsed = try await parse(Query(request), service: service)
+            if parsed.follow {
+                return await follow(parsed, service: service, eventLog: eventLog)
+            }
+            let events = eventLog.query(parsed.filter)
+            var writer = JSONWriter(capacity: 256 + events.count * 192)
+            writer.beginObject()
+            writer.field("count", events.count)
+            writer.key("events")
+            writer.bytes.append(UInt8(ascii: "["))
+            for (index, event) in events.enumerated() {
+                if index > 0 { writer.comma() }
+                event.write(to: &writer)
+            }
+            writer.bytes.append(UInt8(ascii: "]"))
+            writer.endObject()
+            return Reply.bytes(writer.bytes)
+        }
+    }
+
+    static func parse(_ query: Query, service: PlanterService) async throws(APIError) -> LogQuery {
+        var filter = EventFilter()
+        let runId = query.string("runId")
+        let planId = query.string("planId")
+        if let runId { filter.runIds = [runId] }
+        if let planId {
+            let ids = await service.runIds(ofPlan: planId)
+            filter.runIds = filter.runIds.map { $0.intersection(ids) } ?? ids
+        }
+        filter.phaseId = query.string("phaseId")
+        if let level = query.string("level") {
+            guard let parsed = LogLevel.allCases.first(where: { $0.name == level.lowercased() || (level.lowercased() == "warn" && $0 == .warning) })
+            else { throw APIError.badParameter("level", "expected debug, info, warning or error, got \"\(level)\"") }
+            filter.minimumLevel = parsed
+        }
+        if let since = query.string("since") {
+            guard let time = RFC3339.parse(since) else {
+                throw APIError.badParameter("since", "expected an RFC 3339 date-time such as 2026-01-02T03:04:05Z, got \"\(since)\"")
+            }
+            filter.since = time
+        }
+        filter.limit = try query.int("limit") ?? defaultLimit
+        return LogQuery(filter: filter, runId: runId, planId: planId, follow: try query.bool("follow"))
+    }
+
+    // MARK: Server-Sent Events
+
+    static let sseHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+
+    static func follow(_ parsed: LogQuery, service: PlanterService, eventLog: EventLog) async -> Response {
+        // The run to follow to its end: the one named, else the one running now (in the plan, if named).
+        let active = await service.activeRunId
+        var target: String?
+        if let runId = parsed.runId {
+            target = runId == active ? runId : nil
+        } else if let active, parsed.filter.runIds?.contains(active) ?? true {
+            target = active
+        }
+        let user = parsed.filter
+        guard let target else {
+            // Nothing runs that the request follows: the backlog, and the stream ends.
+            let backlog = eventLog.query(user)
+            return Response(status: .ok, headers: sseHeaders, body: ResponseBody(byteBuffer: sseBuffer(backlog)))
+        }
+        // Subscribe wider than the user's filter (level and phase filters would hide runFinished).
+        var subscription = EventFilter(runIds: user.runIds ?? [target], since: user.since)
+        subscription.limit = nil
+        let (backlogAll, live) = eventLog.follow(subscription)
+        var matching = backlogAll.filter(user.matches)
+        if let limit = user.limit, matching.count > limit { matching.removeFirst(matching.count - limit) }
+        let backlog = matching
+        let finishedInBacklog = backlogAll.contains { $0.kind == .runFinished && $0.runId == target }
+        return Response(status: .ok, headers: sseHeaders, body: ResponseBody { writer in
+            try await writer.write(sseBuffer(backlog))
+            if !finishedInBacklog {
+                for await event in live {
+                    if user.matches(event) { try await writer.write(sseBuffer([event])) }
+                    if event.kind == .runFinished && event.runId == target { break }
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func sseBuffer(_ events: [RunEvent]) -> ByteBuffer {
+        var writer = JSONWriter(capacity: max(64, events.count * 200))
+        for event in events {
+            writer.writeRaw("data: ")
+            event.write(to: &writer)
+            writer.writeRaw("\n\n")
+        }
+        return ByteBuffer(bytes: writer.bytes)
+    }
+}

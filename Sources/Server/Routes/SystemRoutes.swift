@@ -1,0 +1,90 @@
+import Hummingbird
+import NIOCore
+import PlanterHost
+import PlanterJSON
+
+/// GET /health, GET /ready, GET /metrics, POST /STOP, POST /RELOAD, GET /openapi.yaml.
+enum SystemRoutes {
+    static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
+        let service = environment.service
+
+        // Liveness: no actor hop, no JSON tree; a handful of bytes.
+        let healthHead = Array("{\"status\":\"ok\",\"version\":\"\(PlanterVersion.current)\",\"uptimeSeconds\":".utf8)
+        let startedAt = environment.startedAt
+        table.add(.get, "/health", isPublic: true) { _, _ in
+            let uptime = (ContinuousClock.now - startedAt).components.seconds
+            var buffer = ByteBuffer()
+            buffer.reserveCapacity(healthHead.count + 24)
+            buffer.writeBytes(healthHead)
+            buffer.writeString(String(uptime))
+            buffer.writeInteger(UInt8(ascii: "}"))
+            return Response(status: .ok, headers: Reply.jsonHeaders, body: ResponseBody(byteBuffer: buffer))
+        }
+
+        table.add(.get, "/ready", isPublic: true) { _, _ in
+            let (ready, answer) = await readiness(environment)
+            return Reply.json(answer, status: ready ? .ok : .serviceUnavailable)
+        }
+
+        let metrics = environment.metrics
+        table.add(.get, "/metrics") { _, _ in
+            Reply.bytes(metrics.render(), headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"])
+        }
+
+        let shutdown = environment.shutdown
+        let logger = environment.logger
+        table.add(.post, "/STOP") { _, _ in
+            logger.notice("POST /STOP: saving state and shutting down")
+            let body = ByteBuffer(bytes: Array(#"{"stopping":true}"#.utf8))
+            // Answer first, then shut down as SIGTERM does.
+            return Response(status: .accepted, headers: Reply.jsonHeaders, body: ResponseBody(contentLength: body.readableBytes) { writer in
+                try await writer.write(body)
+                try await writer.finish(nil)
+                Task { await shutdown.trigger(reason: "POST /STOP") }
+            })
+        }
+
+        table.add(.post, "/RELOAD") { _, _ in
+            let answer = try await service.reload()
+            logger.notice("POST /RELOAD: state reloaded from the state file", metadata: ["planId": "\(answer["planId"]?.stringValue ?? "none")"])
+            return Reply.json(answer)
+        }
+
+        let document = environment.openAPI
+        table.add(.get, "/openapi.yaml") { _, _ in
+            guard let bytes = document.bytes else { throw APIError.notFound(document.problem ?? "the OpenAPI document is not installed") }
+            return Response(status: .ok, headers: [.contentType: "application/yaml"], body: ResponseBody(byteBuffer: bytes))
+        }
+    }
+
+    /// Ready when the state folder takes writes and the service accepts plans; plugins that
+    /// failed to load are listed but do not make the server unready.
+    static func readiness(_ environment: ServerEnvironment) async -> (Bool, JSON) {
+        let service = environment.service
+        var checks: [JSON] = []
+        var ready = true
+        func check(_ name: String, _ ok: Bool, _ message: String, fatal: Bool = true, extra: JSONObject = JSONObject()) {
+            var object: JSONObject = ["name": .string(name), "ok": .bool(ok), "message": .string(message)]
+            if !fatal { object["fatal"] = false }
+            for member in extra { object[member.key] = member.value }
+            checks.append(.object(object))
+            if fatal && !ok { ready = false }
+        }
+        let stateFile = await service.stateFile
+        if let problem = stateFile.checkWritable() {
+            check("stateFolder", false, problem)
+        } else {
+            check("stateFolder", true, "the folder of \(stateFile.path) is writable")
+        }
+        let catalog = await service.setup.catalog
+        let loaded = catalog.plugins.map { JSON.string($0.name) }
+        let failures = catalog.failures.map { JSON.object(["path": .string($0.path), "reason": .string($0.reason)]) }
+        check("plugins", catalog.failures.isEmpty,
+              catalog.failures.isEmpty ? "\(loaded.count) plugin(s) loaded" : "\(loaded.count) plugin(s) loaded, \(failures.count) failed",
+              fatal: false, extra: ["loaded": .array(loaded), "failures": .array(failures)])
+        let accepting = await service.isAccepting
+        check("accepting", accepting, accepting ? "accepting plans" : "shutting down")
+        let answer: JSON = ["status": .string(ready ? "ready" : "unready"), "checks": .array(checks)]
+        return (ready, answer)
+    }
+}

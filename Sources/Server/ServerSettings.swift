@@ -1,0 +1,91 @@
+import Foundation
+
+/// Everything `planter serve` is told by flags and the environment.
+public struct ServerSettings: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 3030
+    /// `PLANTER_PREFIX`: every endpoint is served under it (`/api/v1`); empty for none.
+    public var prefix = ""
+    /// `PLANTER_ROOT`: holds `state/state.json`.
+    public var root = "/etc/planter"
+    public var configPath: String?
+    public var parallel: Int?
+    /// `PLANTER_TOKEN`: when set, every endpoint but /health and /ready needs `Authorization: Bearer <token>`.
+    public var token: String?
+    /// `PLANTER_MAX_BODY`: request bodies larger than this are refused with 413.
+    public var maxBodyBytes = 8 << 20
+    /// `PLANTER_SYNC_FROM`: another Planter's base URL to take the plan from.
+    public var syncFrom: String?
+    /// `PLANTER_SYNC_INTERVAL`: poll the remote this often (seconds); nil: only at start.
+    public var syncInterval: Duration?
+    /// Token sent to the remote: `PLANTER_SYNC_TOKEN`, else `PLANTER_TOKEN`.
+    public var syncToken: String?
+    /// How long a shutdown lets a running plan finish before cancelling it (`PLANTER_SHUTDOWN_GRACE`, seconds).
+    public var shutdownGrace: Duration = .seconds(10)
+
+    public init() {}
+
+    /// Reads the environment; flags given on the command line override it afterwards.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(SettingsError)
+        -> ServerSettings
+    {
+        var settings = ServerSettings()
+        func value(_ name: String) -> String? {
+            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            return text
+        }
+        if let port = value("PORT") {
+            guard let number = Int(port), (0...65535).contains(number) else { throw SettingsError("PORT must be a port number, not \"\(port)\"") }
+            settings.port = number
+        }
+        if let root = value("PLANTER_ROOT") { settings.root = root }
+        if let prefix = value("PLANTER_PREFIX") { settings.prefix = try normalizedPrefix(prefix) }
+        settings.token = value("PLANTER_TOKEN")
+        if let limit = value("PLANTER_MAX_BODY") {
+            guard let bytes = Int(limit), bytes > 0 else { throw SettingsError("PLANTER_MAX_BODY must be a positive number of bytes, not \"\(limit)\"") }
+            settings.maxBodyBytes = bytes
+        }
+        if let remote = value("PLANTER_SYNC_FROM") {
+            guard remote.hasPrefix("http://") || remote.hasPrefix("https://") else {
+                throw SettingsError("PLANTER_SYNC_FROM must be an http:// or https:// URL, not \"\(remote)\"")
+            }
+            settings.syncFrom = remote.hasSuffix("/") ? String(remote.dropLast()) : remote
+        }
+        if let interval = value("PLANTER_SYNC_INTERVAL") {
+            guard let seconds = Double(interval), seconds > 0 else {
+                throw SettingsError("PLANTER_SYNC_INTERVAL must be a positive number of seconds, not \"\(interval)\"")
+            }
+            settings.syncInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        settings.syncToken = value("PLANTER_SYNC_TOKEN") ?? settings.token
+        if let grace = value("PLANTER_SHUTDOWN_GRACE") {
+            guard let seconds = Double(grace), seconds >= 0 else {
+                throw SettingsError("PLANTER_SHUTDOWN_GRACE must be a number of seconds, not \"\(grace)\"")
+            }
+            settings.shutdownGrace = .milliseconds(Int64(seconds * 1000))
+        }
+        return settings
+    }
+
+    /// `api/v1/` → `/api/v1`; `/` → no prefix.
+    public static func normalizedPrefix(_ text: String) throws(SettingsError) -> String {
+        var prefix = text
+        while prefix.hasSuffix("/") { prefix.removeLast() }
+        if prefix.isEmpty { return "" }
+        if !prefix.hasPrefix("/") { prefix = "/" + prefix }
+        guard !prefix.contains("?"), !prefix.contains("#"), !prefix.contains(" ") else {
+            throw SettingsError("PLANTER_PREFIX must be a plain path such as /api/v1, not \"\(text)\"")
+        }
+        return prefix
+    }
+
+    /// Whether the server answers beyond this machine.
+    public var listensBeyondLoopback: Bool {
+        !(host == "127.0.0.1" || host == "::1" || host == "localhost" || host.hasPrefix("127."))
+    }
+}
+
+public struct SettingsError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
