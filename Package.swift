@@ -6,20 +6,55 @@ import PackageDescription
 //   Sources/PlanterJSON      a small, fast JSON value type, parser and writer shared by host and plugins
 //   Sources/ProcessSupport   C helpers to spawn process groups, watch them with pidfds and kill them
 //   Sources/ExecutorKit      the Swift SDK for writing a plugin on top of the C ABI
-//   Sources/Host             the engine: manifest, validation, graph, runner, executors (dlopen loader)
+//   Sources/CFFI             libffi, for the native executor
+//   Sources/Host             the engine: manifest, validation, graph, runner, executors, state, service
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
+//   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/planter          the command-line tool
-//   Plugins/*                executor plugins, each a dynamic library that exports the ABI entry
+//   Plugins/*                executor plugins, each a dynamic library that exports only the ABI entry
+
+/// An executor plugin: a dynamic library product `planter-<name>` whose only export is
+/// `planter_executor_entry` (the linker version script `exports.map` in its folder).
+func executorPlugin(_ name: String, target: String, path: String, dependencies: [Target.Dependency])
+    -> (product: Product, target: Target)
+{
+    (
+        .library(name: "planter-\(name)", type: .dynamic, targets: [target]),
+        .target(
+            name: target,
+            dependencies: dependencies,
+            path: path,
+            exclude: ["README.md", "exports.map"],
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/\(path)/exports.map"])]
+        )
+    )
+}
+
+let plugins = [
+    executorPlugin("shell", target: "ShellExecutor", path: "Plugins/shell", dependencies: ["ExecutorKit", "ProcessSupport"]),
+    executorPlugin("python", target: "PythonExecutor", path: "Plugins/python", dependencies: ["ExecutorKit", "ProcessSupport"]),
+    executorPlugin("container", target: "ContainerExecutor", path: "Plugins/container",
+                   dependencies: ["ExecutorKit", "ProcessSupport"]),
+    executorPlugin("http", target: "HTTPExecutor", path: "Plugins/http",
+                   dependencies: ["ExecutorKit", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
+    executorPlugin("native", target: "NativeExecutor", path: "Plugins/native", dependencies: ["ExecutorKit", "CFFI"]),
+    executorPlugin("c-echo", target: "CEchoExecutor", path: "Plugins/examples/c-echo", dependencies: ["ExecutorAPI"]),
+]
+
+/// A test target per module; tests drive the real thing (plugins loaded with dlopen, real servers).
+func tests(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .testTarget(name: name, dependencies: dependencies, path: "Tests/\(name)")
+}
+
 let package = Package(
     name: "planter",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "planter", targets: ["planter"]),
+        .executable(name: "planter-executor-host", targets: ["planter-executor-host"]),
         .library(name: "PlanterHost", targets: ["PlanterHost"]),
         .library(name: "ExecutorKit", targets: ["ExecutorKit"]),
-        .library(name: "planter-shell", type: .dynamic, targets: ["ShellExecutor"]),
-        .library(name: "planter-c-echo", type: .dynamic, targets: ["CEchoExecutor"]),
-    ],
+    ] + plugins.map(\.product),
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -34,14 +69,11 @@ let package = Package(
         .target(name: "ExecutorAPI", path: "Sources/ExecutorAPI", exclude: ["README.md"]),
         .target(name: "PlanterJSON", path: "Sources/PlanterJSON"),
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
-        .target(
-            name: "ExecutorKit",
-            dependencies: ["ExecutorAPI", "PlanterJSON"],
-            path: "Sources/ExecutorKit"
-        ),
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON"], path: "Sources/ExecutorKit"),
         .target(
             name: "PlanterHost",
-            dependencies: ["ExecutorAPI", "PlanterJSON", .product(name: "Yams", package: "Yams")],
+            dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport", .product(name: "Yams", package: "Yams")],
             path: "Sources/Host"
         ),
         .target(
@@ -50,6 +82,7 @@ let package = Package(
                 "PlanterHost", "PlanterJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -66,42 +99,21 @@ let package = Package(
             ],
             path: "Sources/planter"
         ),
-        .target(
-            name: "ShellExecutor",
-            dependencies: ["ExecutorKit", "ProcessSupport"],
-            path: "Plugins/shell",
-            exclude: ["README.md", "exports.map"],
-            // Export only planter_executor_entry (see Plugins/shell/exports.map).
-            linkerSettings: [
-                .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Plugins/shell/exports.map"])
-            ]
-        ),
-        .target(
-            name: "CEchoExecutor",
-            dependencies: ["ExecutorAPI"],
-            path: "Plugins/examples/c-echo",
-            exclude: ["README.md", "exports.map"],
-            // Export only planter_executor_entry (see Plugins/examples/c-echo/exports.map).
-            linkerSettings: [
-                .unsafeFlags(["-Xlinker", "--version-script=\(Context.packageDirectory)/Plugins/examples/c-echo/exports.map"])
-            ]
-        ),
-        .testTarget(
-            name: "ExecutorAPITests",
-            dependencies: ["PlanterHost", "PlanterJSON"],
-            path: "Tests/ExecutorAPITests"
-        ),
-        .testTarget(
-            name: "ShellExecutorTests",
-            dependencies: ["PlanterHost", "PlanterJSON"],
-            path: "Tests/ShellExecutorTests"
-        ),
-        .testTarget(name: "PlanterJSONTests", dependencies: ["PlanterJSON"], path: "Tests/PlanterJSONTests"),
-        .testTarget(name: "PlanterCLITests", dependencies: ["PlanterJSON"], path: "Tests/PlanterCLITests"),
-        .testTarget(
-            name: "PlanterHostTests",
-            dependencies: ["PlanterHost", "PlanterJSON"],
-            path: "Tests/PlanterHostTests"
-        ),
-    ]
+        .executableTarget(name: "planter-executor-host", dependencies: ["PlanterHost", "PlanterJSON"],
+                          path: "Sources/ExecutorHost"),
+        tests("PlanterJSONTests", ["PlanterJSON"]),
+        tests("PlanterHostTests", ["PlanterHost", "PlanterJSON"]),
+        tests("ExecutorAPITests", ["PlanterHost", "PlanterJSON"]),
+        tests("ShellExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("PlanterCLITests", ["PlanterJSON"]),
+        tests("PlanterServerTests", [
+            "PlanterServer", "PlanterHost", "PlanterJSON",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        tests("SubprocessExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("PythonExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("HTTPExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("NativeExecutorTests", ["PlanterHost", "PlanterJSON"]),
+    ] + plugins.map(\.target)
 )

@@ -1,0 +1,1 @@
+print("planter-executor-host: not implemented yet")

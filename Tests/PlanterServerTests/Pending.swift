@@ -1,0 +1,3 @@
+import Testing
+
+@Test func PlanterServerTestsPending() { #expect(Bool(true)) }
