@@ -5,12 +5,16 @@ SWIFT        ?= swift
 PREFIX       ?= /usr/local
 CONFIG       ?=
 PLAN         ?= examples/hello.json
+PORT         ?= 3030
+# Development state lives in the checkout; production uses PLANTER_ROOT=/etc/planter.
+ROOT         ?= $(CURDIR)/.planter
 # C libraries (hiredis, nats.c, libffi) for the Redis/NATS/native executors, compilers for
-# the ABI header test, and the tools the test suite drives.
-DEB_PACKAGES := libhiredis-dev libnats-dev libffi-dev gcc g++ python3
-BENCH_PACKAGES := hyperfine ninja-build time
+# the ABI header test, and the tools the test suite drives (python3 for the python plugin
+# and subprocess executors, runc and busybox-static for real containers).
+DEB_PACKAGES := libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static
+BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
-.PHONY: all build release run test bench deps bench-deps install clean
+.PHONY: all build release run run-plan test bench deps bench-deps install clean
 
 all: build
 
@@ -26,8 +30,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Runs the example plan in process, on the embedded default (no Redis, no NATS).
+# Starts the server on the embedded default (no Redis, no NATS) at http://0.0.0.0:$(PORT).
 run: build
+	PLANTER_ROOT=$(ROOT) .build/debug/planter serve --port $(PORT) $(if $(CONFIG),--config $(CONFIG))
+
+# Runs a plan in process, no server: make run-plan PLAN=examples/hello.json
+run-plan: build
 	.build/debug/planter run $(PLAN) $(if $(CONFIG),--config $(CONFIG))
 
 test: deps
@@ -41,7 +49,9 @@ bench: deps bench-deps release
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/planter/plugins
 	install -m 755 .build/release/planter $(DESTDIR)$(PREFIX)/bin/planter
+	install -m 755 .build/release/planter-executor-host $(DESTDIR)$(PREFIX)/bin/planter-executor-host
 	install -m 644 .build/release/libplanter-*.so $(DESTDIR)$(PREFIX)/lib/planter/plugins/
+	cp -R .build/release/planter_PlanterServer.resources $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf .build
