@@ -137,7 +137,8 @@ public struct PhaseGraph: Sendable {
         var best: (String, Int)?
         for candidate in candidates {
             let distance = editDistance(id, candidate)
-            if distance <= max(2, id.count / 4), distance < best?.1 ?? .max { best = (candidate, distance) }
+            // Close enough to be a typo, and not a wholesale replacement ("b" is not a typo of "a").
+            if distance <= max(1, id.count / 3), distance < id.count, distance < best?.1 ?? .max { best = (candidate, distance) }
         }
         return best?.0
     }
