@@ -39,6 +39,8 @@ let plugins = [
                    dependencies: ["ExecutorKit", .product(name: "AsyncHTTPClient", package: "async-http-client")]),
     executorPlugin("native", target: "NativeExecutor", path: "Plugins/native", dependencies: ["ExecutorKit", "CFFI"]),
     executorPlugin("c-echo", target: "CEchoExecutor", path: "Plugins/examples/c-echo", dependencies: ["ExecutorAPI"]),
+    executorPlugin("swift-hello", target: "SwiftHelloExecutor", path: "Plugins/examples/swift-hello",
+                   dependencies: ["ExecutorKit"]),
 ]
 
 /// A test target per module; tests drive the real thing (plugins loaded with dlopen, real servers).

@@ -78,6 +78,12 @@ enum CLI {
         let child = try Child(arguments, environment: environment(extra), directory: directory)
         return try await child.finish(timeout: timeout)
     }
+
+    /// Runs another program (a compiler, say) the same way.
+    static func runTool(_ path: String, _ arguments: [String], directory: URL? = nil, timeout: Double = 60) async throws -> Outcome {
+        let child = try Child(arguments, environment: environment(), directory: directory, executable: URL(fileURLWithPath: path))
+        return try await child.finish(timeout: timeout)
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -118,8 +124,8 @@ final class Child: @unchecked Sendable {
     private var killedByWatchdog = false
     let started = Date()
 
-    init(_ arguments: [String], environment: [String: String], directory: URL? = nil) throws {
-        process.executableURL = try CLI.planter
+    init(_ arguments: [String], environment: [String: String], directory: URL? = nil, executable: URL? = nil) throws {
+        process.executableURL = try executable ?? CLI.planter
         process.arguments = arguments
         process.environment = environment
         if let directory { process.currentDirectoryURL = directory }
