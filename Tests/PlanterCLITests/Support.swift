@@ -148,7 +148,21 @@ final class Child: @unchecked Sendable {
         group.enter()
         let group = group
         Thread.detachNewThread {
-            let data = (try? handle.readToEnd()) ?? Data()
+            // read(2) directly, retrying EINTR: FileHandle.readToEnd gives up on an interrupted
+            // read (SIGCHLD from other tests' children), which loses the output.
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let fd = handle.fileDescriptor
+            while true {
+                let count = read(fd, &buffer, buffer.count)
+                if count > 0 {
+                    data.append(buffer, count: count)
+                } else if count < 0 && (errno == EINTR || errno == EAGAIN) {
+                    if errno == EAGAIN { usleep(1000) }
+                } else {
+                    break
+                }
+            }
             store(data)
             group.leave()
         }
