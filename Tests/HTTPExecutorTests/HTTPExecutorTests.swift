@@ -1,0 +1,453 @@
+import Dispatch
+import Foundation
+import PlanterHost
+import PlanterJSON
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// These tests drive the real libplanter-http.so through the host's loader and
+// PluginExecutor, against a real HTTP server (Python's standard library) on loopback.
+
+@Suite struct HTTPExecutorTests {
+    @Test func loadsWithMetadata() throws {
+        let plugin = try HTTPFixture.plugin()
+        #expect(plugin.name == "http")
+        #expect(plugin.abiVersion == 1)
+        #expect(plugin.concurrentExecute)
+        #expect(!plugin.summary.isEmpty)
+    }
+
+    @Test func badConfigIsRefusedWithItsField() throws {
+        let plugin = try HTTPFixture.plugin()
+        #expect { _ = try plugin.makeExecutor(name: "h", config: ["maxBodyBytes": 0]) } throws: { error in
+            "\(error)".contains("config.maxBodyBytes")
+        }
+        #expect { _ = try plugin.makeExecutor(name: "h", config: ["connectTimeout": "soon"]) } throws: { error in
+            "\(error)".contains("config.connectTimeout")
+        }
+        #expect { _ = try plugin.makeExecutor(name: "h", config: ["maxBodySize": 10]) } throws: { error in
+            "\(error)".contains("maxBodySize")
+        }
+    }
+
+    @Test func getJSONIsParsedIntoOutputs() throws {
+        try withTestServer { server in
+            let run = try HTTPFixture.run(["url": .string(server.url("/json"))])
+            #expect(run.result.status == .succeeded, "\(run.result)")
+            #expect(run.result.outputs["status"] == 200)
+            #expect(run.result.outputs["body"] == ["hello": "world", "n": 3, "list": [1, 2]])
+            #expect(run.result.outputs["headers"]?["x-served-by"] == "test")
+            #expect(run.result.outputs["headers"]?["content-type"] == "application/json; charset=utf-8")
+            #expect(run.stdout.contains("GET \(server.url("/json")) -> 200 OK"), "\(run.stdout)")
+        }
+    }
+
+    @Test func textBodyStaysAString() throws {
+        try withTestServer { server in
+            let run = try HTTPFixture.run(["url": .string(server.url("/status/200"))])
+            #expect(run.result.status == .succeeded, "\(run.result)")
+            #expect(run.result.outputs["body"] == "status body")
+        }
+    }
+
+    @Test func postSendsJSONWithItsContentTypeAndHeaders() throws {
+        try withTestServer { server in
+            let document: JSON = ["a": 1, "b": [true, nil, "x"], "c": ["d": 2.5]]
+            let run = try HTTPFixture.run([
+                "method": "post", "url": .string(server.url("/echo")), "json": document,
+                "headers": ["X-Token": "t0k"],
+            ])
+            #expect(run.result.status == .succeeded, "\(run.result)")
+            #expect(run.result.outputs["status"] == 201)
+            let body = try #require(run.result.outputs["body"])
+            #expect(body["method"] == "POST")
+            #expect(body["contentType"] == "application/json")
+            #expect(body["token"] == "t0k")
+            let received = try #require(body["received"]?.stringValue)
+            #expect(try JSONParser.parse(received) == document, "\(received)")
+        }
+    }
+
+    @Test func stringBodyIsSentVerbatim() throws {
+        try withTestServer { server in
+            let run = try HTTPFixture.run([
+                "method": "PUT", "url": .string(server.url("/echo")), "body": "plain text ✓",
+                "headers": ["Content-Type": "text/plain; charset=utf-8"],
+            ])
+            #expect(run.result.status == .succeeded, "\(run.result)")
+            #expect(run.result.outputs["body"]?["method"] == "PUT")
+            #expect(run.result.outputs["body"]?["received"] == "plain text ✓")
+            #expect(run.result.outputs["body"]?["contentType"] == "text/plain; charset=utf-8")
+        }
+    }
+
+    @Test(arguments: [
+        ("/status/500", nil, false),
+        ("/status/404", nil, false),
+        ("/status/404", JSON(404), true),
+        ("/status/404", JSON([200, 404]), true),
+        ("/status/204", JSON("200-299"), true),
+        ("/status/503", JSON("5xx"), true),
+        ("/status/201", JSON([200, "202-204"]), false),
+        ("/status/200", JSON("3xx"), false),
+    ] as [(String, JSON?, Bool)])
+    func expectDecidesTheOutcome(path: String, expect: JSON?, succeeds: Bool) throws {
+        try withTestServer { server in
+            var payload: JSONObject = ["url": .string(server.url(path))]
+            if let expect { payload.append("expect", expect) }
+            let run = try HTTPFixture.run(.object(payload))
+            let code = Int(path.split(separator: "/").last!)!
+            #expect(run.result.status == (succeeds ? .succeeded : .failed), "\(run.result)")
+            #expect(run.result.outputs["status"]?.intValue == code, "\(run.result)")
+            if !succeeds {
+                #expect(run.result.message.contains("GET \(server.url(path)) returned \(code)"), "\(run.result.message)")
+                #expect(run.result.message.contains("expected"), "\(run.result.message)")
+            }
+        }
+    }
+
+    @Test func redirectsAreFollowedByDefault() throws {
+        try withTestServer { server in
+            let run = try HTTPFixture.run(["url": .string(server.url("/redirect"))])
+            #expect(run.result.status == .succeeded, "\(run.result)")
+            #expect(run.result.outputs["status"] == 200)
+            #expect(run.result.outputs["body"]?["hello"] == "world")
+        }
+    }
+
+    @Test func redirectsCanBeLeftUnfollowed() throws {
+        try withTestServer { server in
+            let run = try HTTPFixture.run(
+                ["url": .string(server.url("/redirect")), "followRedirects": false, "expect": "3xx"])
+            #expect(run.result.status == .succeeded, "\(run.result)")
+            #expect(run.result.outputs["status"] == 302)
+            #expect(run.result.outputs["headers"]?["location"] == "/json")
+
+            let strict = try HTTPFixture.run(["url": .string(server.url("/redirect")), "followRedirects": false])
+            #expect(strict.result.status == .failed)
+            #expect(strict.result.message.contains("returned 302"), "\(strict.result.message)")
+        }
+    }
+
+    @Test func payloadTimeoutFailsTheAttempt() throws {
+        try withTestServer { server in
+            let start = ContinuousClock.now
+            let run = try HTTPFixture.run(["url": .string(server.url("/slow?ms=5000")), "timeout": "300ms"])
+            let elapsed = ContinuousClock.now - start
+            #expect(run.result.status == .failed, "\(run.result)")
+            #expect(run.result.message.contains("timed out after 300 ms"), "\(run.result.message)")
+            #expect(run.result.message.contains(server.url("/slow?ms=5000")))
+            #expect(elapsed >= .milliseconds(250) && elapsed < .seconds(3), "\(elapsed)")
+        }
+    }
+
+    @Test func attemptTimeLimitBoundsTheRequest() throws {
+        try withTestServer { server in
+            let start = ContinuousClock.now
+            let run = try HTTPFixture.run(
+                ["url": .string(server.url("/slow?ms=5000")), "timeout": "1m"], timeoutMs: 400)
+            #expect(run.result.status == .failed, "\(run.result)")
+            #expect(run.result.message.contains("timed out after 400 ms"), "\(run.result.message)")
+            #expect(ContinuousClock.now - start < .seconds(3))
+        }
+    }
+
+    @Test func cancelStopsTheRequest() throws {
+        try withTestServer { server in
+            let start = ContinuousClock.now
+            let run = try HTTPFixture.run(["url": .string(server.url("/slow?ms=5000"))]) { context in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(200)) { context.cancel() }
+            }
+            let elapsed = ContinuousClock.now - start
+            #expect(run.result.status == .cancelled, "\(run.result)")
+            #expect(elapsed >= .milliseconds(150) && elapsed < .seconds(2), "\(elapsed)")
+        }
+    }
+
+    @Test func alreadyCancelledCallSendsNothing() throws {
+        let run = try HTTPFixture.run(["url": "http://127.0.0.1:9/never"]) { $0.cancel() }
+        #expect(run.result.status == .cancelled, "\(run.result)")
+    }
+
+    @Test func connectionRefusedFailsWithAClearMessage() throws {
+        let port = try HTTPFixture.unusedPort()
+        let url = "http://127.0.0.1:\(port)/json"
+        let start = ContinuousClock.now
+        let run = try HTTPFixture.run(["url": .string(url)])
+        #expect(run.result.status == .failed, "\(run.result)")
+        #expect(run.result.message.hasPrefix("GET \(url) failed: "), "\(run.result.message)")
+        #expect(run.result.message.lowercased().contains("connection refused"), "\(run.result.message)")
+        #expect(ContinuousClock.now - start < .seconds(2))
+    }
+
+    @Test func bodyIsBoundedByMaxBodyBytes() throws {
+        try withTestServer { server in
+            let fits = try HTTPFixture.run(["url": .string(server.url("/big?n=1000"))], config: ["maxBodyBytes": 1000])
+            #expect(fits.result.status == .succeeded, "\(fits.result)")
+            #expect(fits.result.outputs["body"]?.stringValue?.utf8.count == 1000)
+
+            let tooBig = try HTTPFixture.run(["url": .string(server.url("/big?n=1001"))], config: ["maxBodyBytes": 1000])
+            #expect(tooBig.result.status == .failed, "\(tooBig.result)")
+            #expect(tooBig.result.message.contains("maxBodyBytes (1000 bytes)"), "\(tooBig.result.message)")
+        }
+    }
+
+    @Test func dryRunSendsNothing() throws {
+        let run = try HTTPFixture.run(["method": "DELETE", "url": "http://127.0.0.1:9/thing"], dryRun: true)
+        #expect(run.result.status == .succeeded)
+        #expect(run.result.message == "dry run: would send DELETE http://127.0.0.1:9/thing")
+    }
+
+    @Test(arguments: [
+        (JSON.object([:]), "payload needs url"),
+        (JSON(["url": 5]), "payload.url must be a string"),
+        (JSON(["url": "ftp://example.com/x"]), "payload.url must be an http:// or https:// URL"),
+        (JSON(["url": "http://x/", "method": 1]), "payload.method must be a string"),
+        (JSON(["url": "http://x/", "method": "GE T"]), "payload.method must be an HTTP method"),
+        (JSON(["url": "http://x/", "headers": ["A": 1]]), "payload.headers.A must be a string"),
+        (JSON(["url": "http://x/", "headers": "A: b"]), "payload.headers must be an object"),
+        (JSON(["url": "http://x/", "body": "a", "json": ["b": 1]]), "either body or json, not both"),
+        (JSON(["url": "http://x/", "body": ["b": 1]]), "payload.body must be a string"),
+        (JSON(["url": "http://x/", "expect": "2yy"]), "payload.expect must be a status code"),
+        (JSON(["url": "http://x/", "expect": [200, 700]]), "payload.expect[1] must be a status code"),
+        (JSON(["url": "http://x/", "expect": []]), "payload.expect must not be an empty list"),
+        (JSON(["url": "http://x/", "timeout": "soon"]), "payload.timeout must be a positive duration"),
+        (JSON(["url": "http://x/", "followRedirects": "yes"]), "payload.followRedirects must be a boolean"),
+        (JSON(["url": "http://x/", "timout": "5s"]), "unknown key \"timout\""),
+        (JSON.string("http://x/"), "payload must be an object"),
+    ])
+    func invalidPayloadsNameTheField(payload: JSON, message: String) throws {
+        let run = try HTTPFixture.run(payload)
+        #expect(run.result.status == .invalid, "\(run.result)")
+        #expect(run.result.message.contains(message), "\(run.result.message)")
+    }
+
+    @Test func concurrentCallsShareOneInstance() throws {
+        try withTestServer { server in
+            let executor = try HTTPFixture.executor()
+            let failures = Mutex(0)
+            DispatchQueue.concurrentPerform(iterations: 8) { index in
+                let result = executor.execute(
+                    HTTPFixture.request(["url": .string(server.url("/status/20\(index % 3)"))]), call: CallContext())
+                if result.status != .succeeded { failures.withLock { $0 += 1 } }
+            }
+            #expect(failures.withLock { $0 } == 0)
+        }
+    }
+}
+
+// MARK: - Fixture
+
+extension JSON {
+    init(_ value: JSON) { self = value }
+}
+
+struct HTTPRun {
+    var result: ExecuteResult
+    var stdout: String
+}
+
+final class HTTPOutput: Sendable {
+    private let text = Mutex<[UInt8]>([])
+    func append(_ bytes: UnsafeRawBufferPointer) { text.withLock { $0.append(contentsOf: bytes) } }
+    var string: String { text.withLock { String(decoding: $0, as: UTF8.self) } }
+}
+
+enum HTTPFixture {
+    struct Missing: Error, CustomStringConvertible { var description: String }
+
+    /// libplanter-http.so sits in the build products folder, next to the test binary.
+    static let pluginPath: String? = {
+        if let override = getenv("PLANTER_HTTP_PLUGIN") { return String(cString: override) }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
+        var dir = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : CommandLine.arguments[0]
+        for _ in 0..<5 {
+            guard let slash = dir.lastIndex(of: "/") else { break }
+            dir = String(dir[..<slash])
+            let candidate = dir + "/libplanter-http.so"
+            if access(candidate, R_OK) == 0 { return candidate }
+        }
+        return nil
+    }()
+
+    static func plugin() throws -> Plugin {
+        guard let pluginPath else { throw Missing(description: "libplanter-http.so not found next to the test binary") }
+        return try PluginLoader.load(path: pluginPath)
+    }
+
+    static func executor(config: JSON = [:]) throws -> PluginExecutor {
+        try plugin().makeExecutor(name: "http", config: config)
+    }
+
+    static func request(_ payload: JSON, dryRun: Bool = false, timeoutMs: Int? = nil) -> ExecuteRequest {
+        ExecuteRequest(runId: "r-test", phaseId: "p", executor: "http", payload: payload, dryRun: dryRun,
+                       timeoutMs: timeoutMs)
+    }
+
+    static func run(
+        _ payload: JSON, config: JSON = [:], dryRun: Bool = false, timeoutMs: Int? = nil,
+        during: (CallContext) -> Void = { _ in }
+    ) throws -> HTTPRun {
+        let executor = try executor(config: config)
+        let output = HTTPOutput()
+        let context = CallContext(output: { _, bytes in output.append(bytes) })
+        during(context)
+        let result = executor.execute(request(payload, dryRun: dryRun, timeoutMs: timeoutMs), call: context)
+        return HTTPRun(result: result, stdout: output.string)
+    }
+
+    /// A loopback port nothing listens on: bound, then released (SO_REUSEADDR off, no listen).
+    static func unusedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Missing(description: "socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw Missing(description: "bind failed") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+// MARK: - A real HTTP server on loopback
+
+/// Runs `body` with a fresh test server, stopped afterwards.
+func withTestServer<T>(_ body: (TestHTTPServer) throws -> T) throws -> T {
+    let server = try TestHTTPServer()
+    defer { server.stop() }
+    return try body(server)
+}
+
+/// Python's http.server (standard library only) with the endpoints the tests need. It writes
+/// its port to a file once listening, and exits on its own if the test process goes away.
+final class TestHTTPServer: @unchecked Sendable {
+    // @unchecked: set up in init, then only read; the semaphore is thread-safe.
+    let port: Int
+    private let process = Process()
+    private let exited = DispatchSemaphore(value: 0)
+    private let dir: String
+
+    static let python: String = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3"
+
+    init() throws {
+        var template = Array("/tmp/planter-http-test-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw HTTPFixture.Missing(description: "mkdtemp failed") }
+        dir = String(cString: made)
+        let script = dir + "/server.py"
+        let portFile = dir + "/port"
+        try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
+
+        if Self.python.hasPrefix("/") {
+            process.executableURL = URL(fileURLWithPath: Self.python)
+            process.arguments = [script, portFile]
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [Self.python, script, portFile]
+        }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        let exited = self.exited
+        process.terminationHandler = { _ in exited.signal() }
+        try process.run()
+
+        let deadline = ContinuousClock.now + .seconds(10)
+        var found: Int?
+        while ContinuousClock.now < deadline {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let number = Int(text) {
+                found = number
+                break
+            }
+            if !process.isRunning { break }
+            usleep(10_000)
+        }
+        guard let found else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            _ = exited.wait(timeout: .now() + 5)
+            try? FileManager.default.removeItem(atPath: dir)
+            throw HTTPFixture.Missing(description: "the test HTTP server (\(Self.python)) did not start")
+        }
+        port = found
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    func stop() {
+        // SIGKILL: the child may inherit a signal mask that blocks SIGTERM from the test runner.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        _ = exited.wait(timeout: .now() + 5)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    static let script = #"""
+        import json, os, sys, threading, time
+        from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+        from urllib.parse import urlparse, parse_qs
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def send(self, status, body, ctype="text/plain", extra=()):
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                for k, v in extra: self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+            def handle_any(self):
+                url = urlparse(self.path); q = parse_qs(url.query); p = url.path
+                length = int(self.headers.get("Content-Length") or 0)
+                received = self.rfile.read(length).decode() if length else ""
+                if p == "/json":
+                    self.send(200, json.dumps({"hello": "world", "n": 3, "list": [1, 2]}),
+                              "application/json; charset=utf-8", [("X-Served-By", "test")])
+                elif p == "/echo":
+                    self.send(201, json.dumps({"method": self.command, "contentType": self.headers.get("Content-Type"),
+                                               "token": self.headers.get("X-Token"), "received": received}),
+                              "application/json")
+                elif p.startswith("/status/"):
+                    status = int(p.split("/")[2])
+                    if status == 204:
+                        self.send_response(204); self.end_headers()
+                    else:
+                        self.send(status, "status body")
+                elif p == "/redirect":
+                    self.send(302, "", extra=[("Location", "/json")])
+                elif p == "/slow":
+                    time.sleep(int(q.get("ms", ["5000"])[0]) / 1000)
+                    self.send(200, "slow done")
+                elif p == "/big":
+                    self.send(200, "x" * int(q.get("n", ["0"])[0]))
+                else:
+                    self.send(404, "not found")
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            def handle_error(self, request, client_address):
+                pass  # clients that hang up (timeout and cancel tests) are expected
+
+        server = Server(("127.0.0.1", 0), Handler)
+        with open(sys.argv[1] + ".tmp", "w") as f: f.write(str(server.server_address[1]))
+        os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+        parent = os.getppid()
+        def watchdog():
+            while os.getppid() == parent: time.sleep(0.2)
+            os._exit(0)
+        threading.Thread(target=watchdog, daemon=True).start()
+        server.serve_forever()
+        """#
+}
