@@ -21,6 +21,10 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
     let environment: EnvironmentBlock
     /// PATH for command lookup when config.env sets one (else the host's is used).
     let configPath: String?
+    /// The largest PLANTER_OUTPUTS file accepted.
+    let maxOutputsBytes: Int
+    /// Where the per-attempt folders for PLANTER_INPUTS/PLANTER_OUTPUTS go.
+    let tempRoot: String
 
     init(config: JSON, host: PluginHost) throws {
         guard let object = config.objectValue else {
@@ -41,6 +45,13 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
             }
             grace = ms
         }
+        var maxOutputs = 1 << 20
+        if let value = object["maxOutputsBytes"], !value.isNull {
+            guard let bytes = value.intValue, bytes >= 0, bytes <= 1 << 30 else {
+                throw PluginError("config.maxOutputsBytes must be an integer in 0...1073741824, got \(value)")
+            }
+            maxOutputs = bytes
+        }
         var env: [(String, String)] = []
         if let value = object["env"], !value.isNull {
             switch EnvironmentBlock.parse(value, field: "config.env") {
@@ -51,6 +62,9 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         self.shell = shell
         killGraceMs = grace
         configPath = env.last(where: { $0.0 == "PATH" })?.1
+        maxOutputsBytes = maxOutputs
+        let tmpdir = getenv("TMPDIR").map { String(cString: $0) } ?? ""
+        tempRoot = tmpdir.hasPrefix("/") ? String(tmpdir.reversed().drop(while: { $0 == "/" }).reversed()) : "/tmp"
         environment = EnvironmentBlock(base: ps_environ(), overrides: env)
     }
 
@@ -67,19 +81,26 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         if call.isCancelled { return .cancelled("cancelled before start") }
 
-        // Later entries win: config.env (already in the block) < secrets < payload.env.
+        // Later entries win: config.env (already in the block) < secrets < payload.env < PLANTER_*.
         var overrides: [(String, String)] = []
-        if !request.secrets.isEmpty || !job.env.isEmpty {
-            overrides.reserveCapacity(request.secrets.count + job.env.count)
-            for (name, value) in request.secrets.sorted(by: { $0.key < $1.key }) {
-                guard EnvironmentBlock.isValidName(name), !value.utf8.contains(0) else {
-                    return .invalid("secret \(name) cannot be passed as an environment variable")
-                }
-                overrides.append((name, value))
+        overrides.reserveCapacity(request.secrets.count + job.env.count + 2)
+        for (name, value) in request.secrets.sorted(by: { $0.key < $1.key }) {
+            guard EnvironmentBlock.isValidName(name), !value.utf8.contains(0) else {
+                return .invalid("secret \(name) cannot be passed as an environment variable")
             }
-            overrides.append(contentsOf: job.env)
+            overrides.append((name, value))
         }
+        overrides.append(contentsOf: job.env)
         let searchPath = overrides.last(where: { $0.0 == "PATH" })?.1 ?? configPath
+
+        let files: PhaseFiles
+        switch PhaseFiles.create(inputs: request.inputs, tempRoot: tempRoot) {
+        case .failure(let error): return .failed(error.message)
+        case .success(let created): files = created
+        }
+        defer { files.remove() }
+        overrides.append((PhaseFiles.inputsVariable, files.inputsPath))
+        overrides.append((PhaseFiles.outputsVariable, files.outputsPath))
 
         let spawned = environment.withEnvironment(overrides) { envp in
             Runner.spawn(argv: job.argv, envp: envp, workdir: job.workdir, searchPath: searchPath)
@@ -89,7 +110,16 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
             return Runner.spawnFailure(errno: error.code, argv: job.argv, workdir: job.workdir)
         case .success(let child):
             var runner = Runner(child: child, call: call, timeoutMs: request.timeoutMs, killGraceMs: killGraceMs)
-            return runner.run()
+            var result = runner.run()
+            // Outputs count only for a run that succeeded; a bad outputs file fails it.
+            if result.status == .succeeded {
+                switch files.readOutputs(limit: maxOutputsBytes) {
+                case .success(let outputs): result.outputs = outputs
+                case .failure(let error):
+                    result = PluginResult(status: .failed, exitCode: result.exitCode, message: error.message)
+                }
+            }
+            return result
         }
     }
 }

@@ -340,23 +340,24 @@ enum Fixture {
     }
 
     static func request(
-        _ payload: JSON, dryRun: Bool = false, timeoutMs: Int? = nil, secrets: [String: String] = [:]
+        _ payload: JSON, dryRun: Bool = false, timeoutMs: Int? = nil, secrets: [String: String] = [:],
+        inputs: JSONObject = JSONObject()
     ) -> ExecuteRequest {
         ExecuteRequest(
             runId: "r-test", phaseId: "p", executor: "shell", payload: payload, dryRun: dryRun,
-            timeoutMs: timeoutMs, secrets: secrets)
+            timeoutMs: timeoutMs, inputs: inputs, secrets: secrets)
     }
 
     static func run(
         _ payload: JSON, config: JSON = ["killGraceMs": 200], dryRun: Bool = false, timeoutMs: Int? = nil,
-        secrets: [String: String] = [:], during: (CallContext) -> Void = { _ in }
+        secrets: [String: String] = [:], inputs: JSONObject = JSONObject(), during: (CallContext) -> Void = { _ in }
     ) throws -> Run {
         let executor = try executor(config: config)
         let collector = Collector()
         let context = CallContext(output: { collector.append($0, $1) })
         during(context)
         let result = executor.execute(
-            request(payload, dryRun: dryRun, timeoutMs: timeoutMs, secrets: secrets), call: context)
+            request(payload, dryRun: dryRun, timeoutMs: timeoutMs, secrets: secrets, inputs: inputs), call: context)
         return collector.run(result)
     }
 

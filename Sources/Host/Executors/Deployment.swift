@@ -44,6 +44,25 @@ public struct ExecutorDefinition: Sendable {
     public var secrets: [String] = []
     /// JSON pointer of the definition in the config, for messages.
     public var path = ""
+    /// A subprocess executor: the program (argv) to start, instead of a plugin (`plugin` is then empty).
+    public var command: [String]?
+    /// Where a plugin runs: in the host process (default) or in `planter-executor-host`.
+    public var isolation = Isolation.inProcess
+    /// Environment variables added for the executor's process (command or isolated plugin).
+    public var env: [String: String] = [:]
+    /// How long the executor's process may take to answer the handshake and configure.
+    public var startTimeout: PlanDuration?
+
+    /// Where an executor runs.
+    public enum Isolation: String, Sendable, Equatable {
+        /// Loaded with dlopen into the host: fastest; a crash takes the host down.
+        case inProcess = "inProcess"
+        /// A child process speaking the subprocess protocol: a crash fails only the calls in flight.
+        case process = "process"
+    }
+
+    /// Whether the executor runs as a child process (a `command`, or a plugin with `isolation: process`).
+    public var runsInSubprocess: Bool { command != nil || isolation == .process }
 
     public init(name: String, plugin: String, match: Labels = Labels(), config: JSON = .object(JSONObject()),
                 secrets: [String] = [], path: String = "") {

@@ -132,7 +132,10 @@ extension Deployment {
             if let (value, valuePath) = reader.take("plugin") {
                 definition.plugin = FieldReader.string(value, valuePath, &problems, what: "plugin") ?? ""
             }
-            if definition.plugin.isEmpty { problems.error(JSONPointer.append(itemPath, "plugin"), "missing plugin") }
+            decodeSubprocessFields(&reader, into: &definition, problems: &problems)
+            if definition.plugin.isEmpty && definition.command == nil {
+                problems.error(JSONPointer.append(itemPath, "plugin"), "missing plugin (or command, for a subprocess executor)")
+            }
             if let (value, valuePath) = reader.take("match") {
                 definition.match = FieldReader.labels(value, valuePath, &problems, what: "match")
             }
@@ -146,9 +149,85 @@ extension Deployment {
             if let (value, valuePath) = reader.take("secrets") {
                 definition.secrets = FieldReader.strings(value, valuePath, &problems, what: "secret name")
             }
-            reader.finish(&problems, known: "name, plugin, match, config, secrets")
+            reader.finish(&problems, known: "name, plugin, command, isolation, env, startTimeout, match, config, secrets")
             result.append(definition)
         }
         return result
+    }
+
+    /// `command: [argv…]` (instead of `plugin`), `isolation: inProcess|process`, and, for executors
+    /// that run as a child process, `env: {NAME: value}` and `startTimeout: 10s`.
+    static func decodeSubprocessFields(_ reader: inout ObjectReader, into definition: inout ExecutorDefinition,
+                                       problems: inout Problems) {
+        if let (value, path) = reader.take("command") {
+            if !definition.plugin.isEmpty {
+                problems.error(path, "an executor has either plugin or command, not both")
+            }
+            if let list = value.arrayValue, !list.isEmpty {
+                var argv: [String] = []
+                for (index, element) in list.enumerated() {
+                    let elementPath = JSONPointer.append(path, index)
+                    guard let text = element.stringValue else {
+                        problems.error(elementPath, "command entries must be strings, got \(FieldReader.describe(element))")
+                        continue
+                    }
+                    if text.utf8.contains(0) {
+                        problems.error(elementPath, "command entries must not contain NUL bytes")
+                    } else if index == 0 && text.isEmpty {
+                        problems.error(elementPath, "command[0] (the program) must not be empty")
+                    }
+                    argv.append(text)
+                }
+                definition.command = argv
+            } else {
+                problems.error(path, "command must be a non-empty list of strings (the program and its arguments), "
+                    + "got \(value.arrayValue != nil ? "an empty list" : FieldReader.describe(value))")
+                definition.command = []
+            }
+        }
+        if let (value, path) = reader.take("isolation") {
+            switch value.stringValue.map(ObjectReader.normalize) {
+            case "process": definition.isolation = .process
+            case "inprocess":
+                if definition.command != nil {
+                    problems.error(path, "a command executor always runs as a process; isolation: \(FieldReader.describe(value)) does not apply")
+                }
+            default:
+                problems.error(path, "isolation must be inProcess or process, got \(FieldReader.describe(value))")
+            }
+        }
+        let subprocess = definition.runsInSubprocess
+        if let (value, path) = reader.take("env") {
+            if !subprocess {
+                problems.error(path, "env applies to executors that run as a process (command, or isolation: process); "
+                    + "an in-process plugin takes its environment in config")
+            }
+            if let object = value.objectValue {
+                for member in object {
+                    let memberPath = JSONPointer.append(path, member.key)
+                    if member.key.isEmpty || member.key.contains("=") || member.key.utf8.contains(0) {
+                        problems.error(memberPath, "invalid environment variable name \"\(member.key)\"")
+                    } else if let text = member.value.stringValue, !text.utf8.contains(0) {
+                        definition.env[member.key] = text
+                    } else {
+                        problems.error(memberPath, "env values must be strings, got \(FieldReader.describe(member.value))")
+                    }
+                }
+            } else {
+                problems.error(path, "env must be an object of NAME: value strings, got \(value.typeName)")
+            }
+        }
+        if let (value, path) = reader.take("starttimeout") {
+            if !subprocess {
+                problems.error(path, "startTimeout applies to executors that run as a process (command, or isolation: process)")
+            }
+            if let duration = FieldReader.duration(value, path, &problems, what: "startTimeout") {
+                if duration.milliseconds > 0 {
+                    definition.startTimeout = duration
+                } else {
+                    problems.error(path, "startTimeout must be more than 0")
+                }
+            }
+        }
     }
 }

@@ -111,6 +111,11 @@ public struct ExecuteResult: Sendable, Equatable {
         } catch {
             return .failed("executor \(executor) returned a result that is not JSON: \(error)")
         }
+        return decode(json, executor: executor)
+    }
+
+    /// Reads an executor's result object, already parsed (the subprocess protocol carries it inside a message).
+    public static func decode(_ json: JSON, executor: String) -> ExecuteResult {
         guard let object = json.objectValue else {
             return .failed("executor \(executor) returned \(json.typeName), expected a result object")
         }

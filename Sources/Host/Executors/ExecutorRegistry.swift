@@ -65,6 +65,18 @@ public final class ExecutorRegistry: Sendable {
             let granted = Dictionary(uniqueKeysWithValues: definition.secrets.compactMap { name in
                 secretValues[name].map { (name, $0) }
             })
+            if definition.runsInSubprocess {
+                // A `command`, or a plugin with `isolation: process`: started on first use.
+                switch Self.subprocessExecutor(for: definition, catalog: catalog, environment: environment, log: log) {
+                case .success(let made):
+                    bindings.append(ExecutorBinding(name: definition.name, plugin: made.plugin, match: definition.match,
+                                                    executor: made.executor, secrets: granted))
+                case .failure(let error):
+                    unavailable[definition.name] = error.reason
+                    problems.warning(JSONPointer.append(definition.path, error.field), error.reason)
+                }
+                continue
+            }
             if let builtIn = builtIns[definition.plugin] {
                 bindings.append(ExecutorBinding(name: definition.name, plugin: definition.plugin, match: definition.match,
                                                 executor: builtIn, secrets: granted))

@@ -66,6 +66,15 @@ public final class PluginExecutor: Executor {
         return invoke(requestBytes, call: call)
     }
 
+    /// Runs one attempt from request JSON text as it is: planter-executor-host forwards the
+    /// subprocess protocol's requests to the plugin unchanged, unknown keys included.
+    public func execute(requestJSON: [UInt8], call: CallContext) -> ExecuteResult {
+        if serialize {
+            return serial.withLock { _ in invoke(requestJSON, call: call) }
+        }
+        return invoke(requestJSON, call: call)
+    }
+
     private func invoke(_ requestBytes: [UInt8], call: CallContext) -> ExecuteResult {
         let context = Unmanaged.passUnretained(call)
         var callStruct = planter_call(

@@ -1,0 +1,620 @@
+import PlanterJSON
+import ProcessSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One running executor process (one "generation" of a SubprocessExecutor): its pipes, the
+/// requests in flight, and one I/O thread that does all reading and writing. The thread polls the
+/// child's stdout, stderr and pidfd, a wake-up pipe, stdin (while there is something to send) and
+/// the cancel descriptor of every request in flight, so nothing spins and callers only wait on a
+/// condition. When the process dies, every request still in flight fails with how it died.
+final class ExecutorProcess: @unchecked Sendable {
+    // @unchecked: mutable state is guarded by `monitor`; the fields marked "I/O thread" are
+    // touched only by the I/O thread once it has started.
+
+    enum State: Equatable {
+        /// Spawned; waiting for the handshake and the answer to configure.
+        case starting
+        case ready
+        /// Reaped. `exitReason` says how it ended.
+        case exited
+    }
+
+    struct Timing: Sendable {
+        var stopGraceNs: Int64
+        var cancelGraceNs: Int64
+    }
+
+    final class PendingCall {
+        let id: String
+        let call: CallContext
+        let cancelFD: Int32
+        var cancelSent = false
+        var cancelDeadline: Int64?
+        var result: ExecuteResult?
+
+        init(id: String, call: CallContext, cancelFD: Int32) {
+            self.id = id
+            self.call = call
+            self.cancelFD = cancelFD
+        }
+    }
+
+    let name: String
+    let commandLine: String
+    let pid: pid_t
+    private let timing: Timing
+    private let log: @Sendable (LogLevel, String) -> Void
+
+    let monitor = Monitor()
+    private let changed: Condition
+
+    // Guarded by monitor.
+    private(set) var state = State.starting
+    private(set) var handshake: SubprocessProtocol.Handshake?
+    /// Why the start failed (version mismatch, configure refused, no handshake, died first).
+    private(set) var startError: String?
+    /// "exited with status 3", "exited on signal 11 (SIGSEGV)".
+    private(set) var exitReason: String?
+    /// Set when the host stopped the process on purpose (with why), so calls fail with that reason.
+    private var stopReason: String?
+    private(set) var exitedAt: Int64?
+    private(set) var completedCalls = 0
+    private var pending: [String: PendingCall] = [:]
+    private var outbox: [UInt8] = []
+    private var nextID: UInt64 = 1
+    private var stopRequested = false
+    private var config: JSON
+    /// The last lines the executor wrote to stderr, for start-up error messages.
+    private var stderrTail: [String] = []
+
+    // I/O thread only.
+    private var stdinFD: Int32
+    private var stdoutFD: Int32
+    private var stderrFD: Int32
+    private var pidFD: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    private var stdoutBuffer: [UInt8] = []
+    private var stderrBuffer: [UInt8] = []
+    private var termAt: Int64?
+    private var killAt: Int64?
+
+    private static let readSize = 64 * 1024
+
+    /// Takes ownership of the child's descriptors and starts the I/O thread.
+    init(name: String, commandLine: String, child: ps_child, config: JSON, timing: Timing,
+         log: @escaping @Sendable (LogLevel, String) -> Void) throws(SubprocessError) {
+        self.name = name
+        self.commandLine = commandLine
+        self.config = config
+        self.timing = timing
+        self.log = log
+        pid = child.pid
+        stdinFD = child.stdin_fd
+        stdoutFD = child.stdout_fd
+        stderrFD = child.stderr_fd
+        pidFD = ps_pidfd_open(child.pid)
+        changed = Condition(monitor)
+        var wake: [Int32] = [-1, -1]
+        guard pipe(&wake) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Self.closeAll([child.stdin_fd, child.stdout_fd, child.stderr_fd, pidFD])
+            _ = ps_kill_group(child.pid, SIGKILL)
+            var status = ps_exit_status()
+            _ = ps_wait(child.pid, 0, &status)
+            throw SubprocessError("cannot start executor \(name): pipe: \(reason)")
+        }
+        for fd in wake {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+        }
+        wakeRead = wake[0]
+        wakeWrite = wake[1]
+        // Writes never block the I/O thread: a stuck executor must not stop it from noticing cancels.
+        if stdinFD >= 0 { _ = fcntl(stdinFD, F_SETFL, fcntl(stdinFD, F_GETFL) | O_NONBLOCK) }
+        startThread(name: "planter-subprocess-io") { [self] in ioLoop() }
+    }
+
+    deinit {
+        // The wake pipe lives as long as this object, so a late wake() never writes to a reused fd.
+        Self.closeAll([wakeRead, wakeWrite])
+    }
+
+    // MARK: Callers
+
+    /// Waits (up to the monotonic deadline, polling `call` for cancellation) until the process has
+    /// answered configure. Returns nil when ready, or why it is not.
+    func waitUntilReady(deadline: Int64, call: CallContext?, timeoutMessage: String) -> String? {
+        monitor.lock()
+        defer { monitor.unlock() }
+        while state == .starting && startError == nil {
+            if call?.isCancelled == true { return "cancelled while executor \(name) was starting" }
+            let now = Monitor.monotonicNow()
+            if now >= deadline {
+                startError = timeoutMessage
+                break
+            }
+            changed.wait(untilMonotonic: min(deadline, now + 20_000_000))
+        }
+        if state == .ready && startError == nil { return nil }
+        let reason = startError ?? startFailureFromExit()
+        requestStopLocked(reason: nil)
+        return reason
+    }
+
+    private func startFailureFromExit() -> String {
+        var text = "executor \(name) \(exitReason ?? "stopped") before it was ready (command: \(commandLine))"
+        if !stderrTail.isEmpty { text += "; stderr: " + stderrTail.joined(separator: " | ") }
+        return text
+    }
+
+    var isUsable: Bool { monitor.withLock { state == .ready && !stopRequested } }
+
+    var concurrent: Bool { monitor.withLock { handshake?.concurrent ?? false } }
+
+    /// Sends one request and waits for its result. Cancellation of `call` is sent to the executor
+    /// by the I/O thread; if the executor does not answer within the cancel grace, the call ends
+    /// as cancelled anyway and a late result is ignored.
+    func execute(_ requestJSON: [UInt8], call: CallContext) -> ExecuteResult {
+        let cancelFD = call.cancelFD()
+        monitor.lock()
+        guard state == .ready, !stopRequested else {
+            let reason = exitReason.map { "executor \(name) \($0)" } ?? "executor \(name) is stopping"
+            monitor.unlock()
+            return .failed(reason)
+        }
+        let id = String(nextID)
+        nextID += 1
+        let pendingCall = PendingCall(id: id, call: call, cancelFD: cancelFD)
+        pending[id] = pendingCall
+        outbox.append(contentsOf: SubprocessProtocol.executeMessage(id: id, request: requestJSON))
+        monitor.unlock()
+        wake()
+        monitor.lock()
+        while pendingCall.result == nil { changed.wait() }
+        let result = pendingCall.result!
+        monitor.unlock()
+        return result
+    }
+
+    /// Starts the teardown: close stdin, then TERM the process group after the grace, then KILL.
+    /// `reason` (when given) becomes the failure of the requests still in flight.
+    func requestStop(reason: String?) {
+        monitor.withLock { requestStopLocked(reason: reason) }
+        wake()
+    }
+
+    private func requestStopLocked(reason: String?) {
+        if stopReason == nil, let reason { stopReason = reason }
+        stopRequested = true
+        if state != .exited { wake() }
+    }
+
+    /// Waits until the process has been reaped, or the deadline passes. True if it has.
+    @discardableResult
+    func waitForExit(deadline: Int64) -> Bool {
+        monitor.lock()
+        defer { monitor.unlock() }
+        while state != .exited {
+            if Monitor.monotonicNow() >= deadline { return false }
+            changed.wait(untilMonotonic: deadline)
+        }
+        return true
+    }
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = Glibc.write(wakeWrite, &byte, 1)
+    }
+
+    // MARK: I/O thread
+
+    private func ioLoop() {
+        // A write to a dead executor's stdin must give EPIPE, not kill the host.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var fds: [pollfd] = []
+        var cancelSlots: [(slot: Int, call: PendingCall)] = []
+
+        while true {
+            // What to watch, from the shared state.
+            monitor.lock()
+            let stopping = stopRequested
+            let wantWrite = !outbox.isEmpty
+            var pollCancelsByFlag = false
+            cancelSlots.removeAll(keepingCapacity: true)
+            fds.removeAll(keepingCapacity: true)
+            var nextDeadline: Int64? = nil
+            for pendingCall in pending.values where !pendingCall.cancelSent {
+                if pendingCall.cancelFD >= 0 {
+                    cancelSlots.append((fds.count, pendingCall))
+                    fds.append(pollfd(fd: pendingCall.cancelFD, events: Int16(POLLIN), revents: 0))
+                } else {
+                    pollCancelsByFlag = true
+                }
+            }
+            for pendingCall in pending.values {
+                if let deadline = pendingCall.cancelDeadline { nextDeadline = min(nextDeadline ?? deadline, deadline) }
+            }
+            monitor.unlock()
+
+            if stopping && stdinFD >= 0 {
+                // Closing stdin is the polite request to stop; a protocol-abiding executor exits on EOF.
+                closeStdin()
+                if termAt == nil && killAt == nil { termAt = Monitor.monotonicNow() + timing.stopGraceNs }
+            }
+            let stdoutSlot = add(stdoutFD, Int16(POLLIN), &fds)
+            let stderrSlot = add(stderrFD, Int16(POLLIN), &fds)
+            let pidSlot = add(pidFD, Int16(POLLIN), &fds)
+            let wakeSlot = add(wakeRead, Int16(POLLIN), &fds)
+            let stdinSlot = wantWrite ? add(stdinFD, Int16(POLLOUT), &fds) : -1
+
+            for deadline in [termAt, killAt].compactMap({ $0 }) { nextDeadline = min(nextDeadline ?? deadline, deadline) }
+            var timeout: Int64 = -1
+            if let nextDeadline { timeout = max(0, (nextDeadline - Monitor.monotonicNow() + 999_999) / 1_000_000) }
+            if pidFD < 0 || pollCancelsByFlag { timeout = timeout < 0 ? 20 : min(timeout, 20) }
+
+            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), Int32(clamping: timeout)) }
+            if ready < 0 && errno != EINTR {
+                // Cannot watch the child any more: end it rather than leave requests hanging.
+                _ = ps_kill_group(pid, SIGKILL)
+            }
+            if ready > 0 {
+                if wakeSlot >= 0 && fds[wakeSlot].revents != 0 { drainWake(buffer) }
+                if stdinSlot >= 0 && fds[stdinSlot].revents != 0 { flushOutbox() }
+                if stdoutSlot >= 0 && fds[stdoutSlot].revents != 0 { readStdout(buffer) }
+                if stderrSlot >= 0 && fds[stderrSlot].revents != 0 { readStderr(buffer) }
+                for (slot, pendingCall) in cancelSlots where fds[slot].revents != 0 { sendCancel(pendingCall) }
+            }
+            if pollCancelsByFlag {
+                let flagged = monitor.withLock { pending.values.filter { !$0.cancelSent && $0.cancelFD < 0 && $0.call.isCancelled } }
+                for pendingCall in flagged { sendCancel(pendingCall) }
+            }
+            let now = Monitor.monotonicNow()
+            expireCancels(now: now)
+            if let at = termAt, now >= at {
+                termAt = nil
+                _ = ps_kill_group(pid, SIGTERM)
+                _ = ps_kill_group(pid, SIGCONT)
+                killAt = now + timing.stopGraceNs
+            }
+            if let at = killAt, now >= at {
+                killAt = nil
+                _ = ps_kill_group(pid, SIGKILL)
+            }
+            let exited = pidSlot >= 0 ? fds[pidSlot].revents != 0 : (pidFD < 0 && ps_has_exited(pid) == 1)
+            if exited {
+                finish(buffer)
+                return
+            }
+        }
+    }
+
+    private func add(_ fd: Int32, _ events: Int16, _ fds: inout [pollfd]) -> Int {
+        guard fd >= 0 else { return -1 }
+        fds.append(pollfd(fd: fd, events: events, revents: 0))
+        return fds.count - 1
+    }
+
+    private func drainWake(_ buffer: UnsafeMutableRawBufferPointer) {
+        while read(wakeRead, buffer.baseAddress, 256) > 0 {}
+    }
+
+    private func closeStdin() {
+        guard stdinFD >= 0 else { return }
+        close(stdinFD)
+        stdinFD = -1
+        monitor.withLock { outbox.removeAll() }
+    }
+
+    /// Writes as much of the outbox as the pipe takes.
+    private func flushOutbox() {
+        guard stdinFD >= 0 else { return }
+        monitor.lock()
+        let count = outbox.count
+        let written = outbox.withUnsafeBytes { Glibc.write(stdinFD, $0.baseAddress, count) }
+        let error = errno
+        if written > 0 { outbox.removeFirst(written) }
+        monitor.unlock()
+        if written < 0 && error != EAGAIN && error != EINTR {
+            // EPIPE: the executor closed its stdin or died; its exit is handled by the pidfd.
+            closeStdin()
+        }
+    }
+
+    private func enqueue(_ message: [UInt8]) {
+        monitor.withLock { outbox.append(contentsOf: message) }
+    }
+
+    private func sendCancel(_ pendingCall: PendingCall) {
+        let id = monitor.withLock { () -> String? in
+            guard pendingCall.result == nil, !pendingCall.cancelSent else { return nil }
+            pendingCall.cancelSent = true
+            pendingCall.cancelDeadline = Monitor.monotonicNow() + timing.cancelGraceNs
+            return pendingCall.id
+        }
+        if let id { enqueue(SubprocessProtocol.cancelMessage(id: id)) }
+    }
+
+    private func expireCancels(now: Int64) {
+        monitor.lock()
+        var expired = false
+        for (id, pendingCall) in pending {
+            guard let deadline = pendingCall.cancelDeadline, now >= deadline else { continue }
+            pending[id] = nil
+            let grace = formatNs(timing.cancelGraceNs)
+            pendingCall.result = ExecuteResult(
+                status: .cancelled,
+                message: "\(pendingCall.call.reason ?? "cancelled"); executor \(name) did not answer the cancel within \(grace)")
+            expired = true
+        }
+        if expired { changed.broadcast() }
+        monitor.unlock()
+    }
+
+    private func readStdout(_ buffer: UnsafeMutableRawBufferPointer) {
+        let n = read(stdoutFD, buffer.baseAddress, buffer.count)
+        if n > 0 {
+            stdoutBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            processStdoutLines(final: false)
+        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+            close(stdoutFD)
+            stdoutFD = -1
+            processStdoutLines(final: true)
+            // Without stdout no answer can come: stop it (its requests fail when it exits).
+            monitor.withLock { requestStopLocked(reason: nil) }
+        }
+    }
+
+    private func readStderr(_ buffer: UnsafeMutableRawBufferPointer) {
+        let n = read(stderrFD, buffer.baseAddress, buffer.count)
+        if n > 0 {
+            stderrBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+            processStderrLines(final: false)
+        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+            close(stderrFD)
+            stderrFD = -1
+            processStderrLines(final: true)
+        }
+    }
+
+    private func processStdoutLines(final: Bool) {
+        var start = 0
+        while let newline = stdoutBuffer[start...].firstIndex(of: 0x0A) {
+            handleLine(start, newline)
+            start = newline + 1
+        }
+        if final && start < stdoutBuffer.count {
+            handleLine(start, stdoutBuffer.count)
+            start = stdoutBuffer.count
+        }
+        if start > 0 { stdoutBuffer.removeFirst(start) }
+        if stdoutBuffer.count > SubprocessProtocol.maximumLineBytes {
+            stdoutBuffer.removeAll()
+            protocolViolation("sent a message line longer than \(SubprocessProtocol.maximumLineBytes >> 20) MiB")
+        }
+    }
+
+    private func processStderrLines(final: Bool) {
+        var start = 0
+        while let newline = stderrBuffer[start...].firstIndex(of: 0x0A) {
+            stderrLine(String(decoding: stderrBuffer[start..<newline], as: UTF8.self))
+            start = newline + 1
+        }
+        // A very long line without a break is logged in pieces.
+        if (final || stderrBuffer.count - start > 16 * 1024) && start < stderrBuffer.count {
+            stderrLine(String(decoding: stderrBuffer[start...], as: UTF8.self))
+            start = stderrBuffer.count
+        }
+        if start > 0 { stderrBuffer.removeFirst(start) }
+    }
+
+    private func stderrLine(_ line: String) {
+        var line = line
+        if line.hasSuffix("\r") { line.removeLast() }
+        guard !line.isEmpty else { return }
+        monitor.withLock {
+            stderrTail.append(line.count > 300 ? String(line.prefix(300)) + "…" : line)
+            if stderrTail.count > 3 { stderrTail.removeFirst() }
+        }
+        log(.info, line)
+    }
+
+    private func handleLine(_ start: Int, _ end: Int) {
+        var end = end
+        if end > start && stdoutBuffer[end - 1] == 0x0D { end -= 1 }
+        guard end > start else { return }
+        let parsed = stdoutBuffer.withUnsafeBufferPointer { all in
+            Result { () throws(JSONParseError) in try JSONParser.parse(UnsafeBufferPointer(rebasing: all[start..<end])) }
+        }
+        guard case .success(let json) = parsed, let object = json.objectValue,
+            let type = object["type"]?.stringValue
+        else {
+            let text = String(decoding: stdoutBuffer[start..<min(end, start + 200)], as: UTF8.self)
+            let starting = monitor.withLock { state == .starting && handshake == nil }
+            if starting {
+                protocolViolation("did not start with a handshake; its first line was: \(text)")
+            } else {
+                log(.warning, "ignored a stdout line that is not a protocol message (stdout is for messages; "
+                    + "write diagnostics to stderr): \(text)")
+            }
+            return
+        }
+        handle(type: type, object)
+    }
+
+    private func handle(type: String, _ object: JSONObject) {
+        monitor.lock()
+        if state == .starting && handshake == nil && type != "handshake" {
+            monitor.unlock()
+            protocolViolation("sent \"\(type)\" before its handshake")
+            return
+        }
+        switch type {
+        case "handshake":
+            guard state == .starting && handshake == nil else {
+                monitor.unlock()
+                log(.warning, "ignored a second handshake")
+                return
+            }
+            switch SubprocessProtocol.Handshake.parse(object) {
+            case .success(let parsed):
+                handshake = parsed
+                outbox.append(contentsOf: SubprocessProtocol.configureMessage(config: config))
+                monitor.unlock()
+            case .failure(.versionMismatch(let version)):
+                startError = "executor \(name) speaks subprocess protocol version \(version); this host speaks "
+                    + "version \(SubprocessProtocol.version) (command: \(commandLine))"
+                requestStopLocked(reason: nil)
+                changed.broadcast()
+                monitor.unlock()
+            case .failure(.malformed(let reason)):
+                monitor.unlock()
+                protocolViolation(reason)
+            }
+        case "configured":
+            if state == .starting && startError == nil {
+                state = .ready
+                config = .null  // not needed any more
+                changed.broadcast()
+            }
+            monitor.unlock()
+        case "error":
+            let message = object["message"]?.stringValue ?? "(no message)"
+            if state == .starting {
+                startError = "executor \(name) refused its config: \(message)"
+                requestStopLocked(reason: nil)
+                changed.broadcast()
+                monitor.unlock()
+            } else {
+                monitor.unlock()
+                log(.error, message)
+            }
+        case "output":
+            let call = object["id"]?.stringValue.flatMap { pending[$0]?.call }
+            monitor.unlock()
+            guard let call, let data = object["data"]?.stringValue else { return }
+            let stream: OutputChannel = object["stream"]?.stringValue == "stderr" ? .stderr : .stdout
+            var text = data
+            text.withUTF8 { call.output(stream, UnsafeRawBufferPointer($0)) }
+        case "log":
+            let id = object["id"]?.stringValue
+            let call = id.flatMap { pending[$0]?.call }
+            monitor.unlock()
+            let level = SubprocessProtocol.logLevel(object["level"]?.stringValue)
+            let message = object["message"]?.stringValue ?? ""
+            if let call { call.log(level, message) } else if id == nil { log(level, message) }
+        case "result":
+            guard let id = object["id"]?.stringValue, let pendingCall = pending.removeValue(forKey: id) else {
+                monitor.unlock()  // a late answer to a request given up after a cancel
+                return
+            }
+            if let result = object["result"] {
+                pendingCall.result = ExecuteResult.decode(result, executor: name)
+            } else {
+                pendingCall.result = .failed("executor \(name) sent a result message without a result object")
+            }
+            completedCalls += 1
+            changed.broadcast()
+            monitor.unlock()
+        default:
+            monitor.unlock()  // unknown types are ignored: later versions may add some
+        }
+    }
+
+    /// The executor broke the protocol: its requests fail with `reason`, and it is stopped at once.
+    private func protocolViolation(_ reason: String) {
+        let message = "executor \(name) broke the subprocess protocol: \(reason)"
+        log(.error, message)
+        monitor.withLock {
+            if state == .starting && startError == nil { startError = message + " (command: \(commandLine))" }
+            requestStopLocked(reason: message)
+            changed.broadcast()
+        }
+        closeStdin()
+        if killAt == nil {
+            termAt = nil
+            _ = ps_kill_group(pid, SIGTERM)
+            _ = ps_kill_group(pid, SIGCONT)
+            killAt = Monitor.monotonicNow() + timing.stopGraceNs
+        }
+    }
+
+    /// The process has exited: read what it wrote last, kill what it left in its group, reap it,
+    /// and fail whatever is still in flight.
+    private func finish(_ buffer: UnsafeMutableRawBufferPointer) {
+        drain(&stdoutFD, buffer) { stdoutBuffer.append(contentsOf: $0) }
+        processStdoutLines(final: true)
+        drain(&stderrFD, buffer) { stderrBuffer.append(contentsOf: $0) }
+        processStderrLines(final: true)
+        // The leader is a zombie, so its pid (our pgid) cannot be reused yet.
+        _ = ps_kill_group(pid, SIGKILL)
+        var status = ps_exit_status()
+        let reaped = ps_wait(pid, 0, &status) == 1
+        closeStdin()
+        Self.closeAll([pidFD])
+        pidFD = -1
+
+        let reason: String
+        if !reaped {
+            reason = "exited (status unknown)"
+        } else if status.signal != 0 {
+            let abbrev = ps_signal_abbrev(status.signal).map { " (SIG" + String(cString: $0) + ")" } ?? ""
+            reason = "exited on signal \(status.signal)\(abbrev)" + (status.core_dumped != 0 ? ", core dumped" : "")
+        } else {
+            reason = "exited with status \(status.exit_code)"
+        }
+        monitor.lock()
+        exitReason = reason
+        exitedAt = Monitor.monotonicNow()
+        state = .exited
+        let failure = stopReason ?? "executor \(name) \(reason)"
+        for pendingCall in pending.values { pendingCall.result = .failed(failure) }
+        pending.removeAll()
+        changed.broadcast()
+        monitor.unlock()
+    }
+
+    /// Reads until the pipe is empty (bounded: a grandchild that escaped the group may keep it full).
+    private func drain(_ fd: inout Int32, _ buffer: UnsafeMutableRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) {
+        guard fd >= 0 else { return }
+        var reads = 0
+        while reads < 1024 {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                sink(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                reads += 1
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        close(fd)
+        fd = -1
+    }
+
+    private static func closeAll(_ fds: [Int32]) {
+        for fd in fds where fd >= 0 { close(fd) }
+    }
+}
+
+/// A start or configuration failure of a subprocess executor, with a message for the phase.
+struct SubprocessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func formatNs(_ ns: Int64) -> String {
+    let ms = ns / 1_000_000
+    if ms >= 1000 && ms % 1000 == 0 { return "\(ms / 1000) s" }
+    return "\(ms) ms"
+}

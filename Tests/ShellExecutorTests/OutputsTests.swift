@@ -1,0 +1,155 @@
+import Foundation
+import PlanterHost
+import PlanterJSON
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Outputs between phases: PLANTER_INPUTS (a JSON file with the outputs of the phases a phase
+// waits for, keyed by phase id) and PLANTER_OUTPUTS (where the process may write its outputs).
+
+@Suite struct ShellOutputsTests {
+    @Test func inputsFileHoldsTheRequestInputs() throws {
+        let run = try Fixture.run(["script": "cat \"$PLANTER_INPUTS\""],
+                                  inputs: ["fetch": ["revision": "abc123", "files": [1, 2]], "lint": [:]])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout == #"{"fetch":{"revision":"abc123","files":[1,2]},"lint":{}}"# + "\n")
+    }
+
+    @Test func outputsFileBecomesTheOutputs() throws {
+        let run = try Fixture.run(["script": #"printf '{"version": "1.2.3",\n "ok": true}' > "$PLANTER_OUTPUTS""#])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.result.outputs == ["version": "1.2.3", "ok": true])
+    }
+
+    @Test func noOrEmptyOutputsFileMeansNoOutputs() throws {
+        let none = try Fixture.run(["script": "true"])
+        #expect(none.result.status == .succeeded)
+        #expect(none.result.outputs.isEmpty)
+        let empty = try Fixture.run(["script": ": > \"$PLANTER_OUTPUTS\""])
+        #expect(empty.result.status == .succeeded, "\(empty.result)")
+        #expect(empty.result.outputs.isEmpty)
+    }
+
+    @Test func filesAreRemovedAfterTheAttempt() throws {
+        let dir = try TempDir()
+        let run = try Fixture.run(["script": .string(
+            "dirname \"$PLANTER_INPUTS\" > \(dir.path)/where; echo '{}' > \"$PLANTER_OUTPUTS\"; touch \"$(dirname \"$PLANTER_OUTPUTS\")/extra\"")])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        let folder = try #require(dir.readLine("where"))
+        #expect(folder.hasPrefix("/"))
+        #expect(access(folder, F_OK) != 0, "\(folder) was left behind")
+    }
+
+    @Test func invalidOutputsJSONFailsWithLineAndColumn() throws {
+        let run = try Fixture.run(["script": #"printf '{\n  "a": 1,\n  "b": }' > "$PLANTER_OUTPUTS""#])
+        #expect(run.result.status == .failed)
+        #expect(run.result.exitCode == 0)
+        #expect(run.result.message.contains("PLANTER_OUTPUTS"), "\(run.result.message)")
+        #expect(run.result.message.contains("line 3, column 8"), "\(run.result.message)")
+    }
+
+    @Test func outputsMustBeAnObject() throws {
+        let run = try Fixture.run(["script": "echo '[1, 2]' > \"$PLANTER_OUTPUTS\""])
+        #expect(run.result.status == .failed)
+        #expect(run.result.message.contains("must hold a JSON object, got an array"), "\(run.result.message)")
+    }
+
+    @Test func outputsOverTheLimitFailClearly() throws {
+        let script = "printf '{\"data\": \"%0200d\"}' 0 > \"$PLANTER_OUTPUTS\""
+        let big = try Fixture.run(["script": .string(script)], config: ["maxOutputsBytes": 100, "killGraceMs": 200])
+        #expect(big.result.status == .failed)
+        #expect(big.result.message.contains("outputs too large"), "\(big.result.message)")
+        #expect(big.result.message.contains("212 bytes"), "\(big.result.message)")
+        #expect(big.result.message.contains("maxOutputsBytes"), "\(big.result.message)")
+        let fits = try Fixture.run(["script": .string(script)], config: ["maxOutputsBytes": 212, "killGraceMs": 200])
+        #expect(fits.result.status == .succeeded, "\(fits.result)")
+    }
+
+    @Test func defaultLimitIsOneMebibyte() throws {
+        // Exactly 1 MiB of JSON (`{"a":"`, 1,048,568 x, `"}`), then one byte more.
+        let script = "head -c 1048568 /dev/zero | tr '\\0' x | { printf '{\"a\":\"'; cat; printf '\"}'; } > \"$PLANTER_OUTPUTS\""
+        let run = try Fixture.run(["script": .string(script)])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.result.outputs["a"]?.stringValue?.count == 1_048_568)
+        let over = try Fixture.run(["script": .string(script.replacingOccurrences(of: "1048568", with: "1048569"))])
+        #expect(over.result.status == .failed)
+        #expect(over.result.message.contains("outputs too large"), "\(over.result.message)")
+    }
+
+    @Test func outputsOfAFailedRunAreIgnored() throws {
+        let run = try Fixture.run(["script": "echo 'not json' > \"$PLANTER_OUTPUTS\"; exit 4"])
+        #expect(run.result.status == .failed)
+        #expect(run.result.message == "exit 4")
+    }
+
+    @Test func badMaxOutputsBytesIsRefused() throws {
+        let plugin = try Fixture.plugin()
+        #expect { _ = try plugin.makeExecutor(name: "s", config: ["maxOutputsBytes": -1]) } throws: { error in
+            "\(error)".contains("config.maxOutputsBytes")
+        }
+    }
+
+    @Test func outputsFlowFromPhaseToPhaseThroughTheRunner() throws {
+        var catalog = PluginCatalog()
+        catalog.add(try Fixture.plugin())
+        var deployment = Deployment()
+        deployment.executors = [ExecutorDefinition(name: "shell", plugin: "shell", config: ["killGraceMs": 200])]
+        let registry = ExecutorRegistry(deployment: deployment, catalog: catalog, environment: [:])
+        let selector: JSON = ["matchLabels": ["executor": "shell"]]
+        let manifest: JSON = [
+            ["kind": "Phase", "id": "produce", "spec": [
+                "selector": selector,
+                "x-run": ["script": #"printf '{"version": "1.2.3", "files": ["a", "b"]}' > "$PLANTER_OUTPUTS""#],
+            ]],
+            ["kind": "Phase", "id": "consume", "spec": [
+                "selector": selector, "waitFor": ["phases": ["produce"]],
+                "x-run": ["script": #"""
+                    cat "$PLANTER_INPUTS"
+                    v=$(sed -n 's/.*"version":"\([^"]*\)".*/\1/p' "$PLANTER_INPUTS")
+                    printf '{"seen": "%s"}' "$v" > "$PLANTER_OUTPUTS"
+                    """#],
+            ]],
+            ["kind": "Phase", "id": "report", "spec": [
+                "selector": selector, "waitFor": ["phases": ["consume", "produce"]],
+                "x-run": ["script": #"cat "$PLANTER_INPUTS""#],
+            ]],
+        ]
+        let plan: Plan
+        switch PlanValidator.validate(text: Array(manifest.serialized.utf8), format: .automatic, registry: registry) {
+        case .failure(let failure): throw failure
+        case .success(let valid): plan = valid
+        }
+        let result = Runner(plan: plan, options: RunOptions(runId: "r-outputs", parallel: 2)).runBlocking()
+        let phases = Dictionary(uniqueKeysWithValues: result.phases.map { ($0.id, $0) })
+        let produce = try #require(phases["produce"])
+        let consume = try #require(phases["consume"])
+        let report = try #require(phases["report"])
+        #expect(produce.status == .succeeded && consume.status == .succeeded && report.status == .succeeded,
+                "\(result.phases.map { "\($0.id): \($0.status) \($0.message)" })")
+        #expect(produce.outputs == ["version": "1.2.3", "files": ["a", "b"]])
+        #expect(consume.output.text == #"{"produce":{"version":"1.2.3","files":["a","b"]}}"# + "\n")
+        #expect(consume.outputs == ["seen": "1.2.3"])
+        // Keyed by phase id: every phase it waits for.
+        let reportInputs = try JSONParser.parse(report.output.text)
+        #expect(reportInputs["consume"] == ["seen": "1.2.3"])
+        #expect(reportInputs["produce"] == ["version": "1.2.3", "files": ["a", "b"]])
+        #expect(reportInputs.objectValue?.count == 2)
+    }
+}
+
+extension TempDir {
+    func readLine(_ name: String) -> String? {
+        guard let file = fopen(path + "/" + name, "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard fgets(&buffer, 4096, file) != nil else { return nil }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingSuffix()
+    }
+}
+
+extension String {
+    func trimmingSuffix() -> String { String(self.filter { $0 != "\n" }) }
+}
