@@ -211,10 +211,18 @@ import Testing
     }
 
     @Test func cancellingARunCancelsRunningAndSkipsTheRest() throws {
+        let started = DispatchSemaphore(value: 0)
         let plan = try makePlan(phases([("long", ""), ("after", #""waitFor":{"phases":["long"]}"#)]),
-                                executors: ["t": ScriptedExecutor { _, call in waitForCancel(call) }])
+                                executors: ["t": ScriptedExecutor { _, call in
+                                    started.signal()
+                                    return waitForCancel(call)
+                                }])
         let runner = Runner(plan: plan, options: RunOptions(runId: "r", parallel: 1))
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.1) { runner.cancel(reason: "user asked") }
+        // Cancel once the long phase is really running, however busy the machine is.
+        DispatchQueue.global().async {
+            started.wait()
+            runner.cancel(reason: "user asked")
+        }
         let result = runner.runBlocking()
         #expect(result.status == .cancelled)
         #expect(result.phase("long").status == .cancelled)
