@@ -62,6 +62,6 @@ enum RFC3339 {
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(second)
         let seconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
-        return Timestamp(nanoseconds: seconds * 1_000_000_000 + nanoseconds)
+        return Timestamp(nanoseconds: abs(seconds) >= Int64.max / 1_000_000_000 - 1 ? (seconds < 0 ? .min : .max) : seconds * 1_000_000_000 + nanoseconds)
     }
 }
