@@ -49,7 +49,7 @@ import Glibc
         try await withHarness { harness in
             let log = harness.path("runs.log")
             let server = try await harness.start(environment: ["PLANTER_SHUTDOWN_GRACE": "0.3"])
-            // 6 s: long past the 0.3 s grace, short enough that the known bug below costs little.
+            // 6 s: long past the 0.3 s grace.
             let answer = try await server.plan(manifest(shellPhase("slow", "echo start >> \(log); sleep 6; echo done >> \(log)")))
             let runId = try #require(answer["runId"]?.stringValue)
             #expect(await eventually(within: 5) { harness.lines("runs.log") == ["start"] })
@@ -62,13 +62,9 @@ import Glibc
             let file = try server.readStateFile()
             #expect(file["inFlightRunId"]?.isNull == true)
             let run = file["runs"]?.arrayValue?.first { $0["runId"]?.stringValue == runId }
-            // PlanterService.shutdown() waits in a task group for the run's task, which does not end
-            // on cancellation, so the grace period never expires: the run goes on to its end.
-            withKnownIssue("PLANTER_SHUTDOWN_GRACE is not honoured: shutdown waits for the running phase to finish") {
-                #expect(elapsed < .seconds(4), "the grace period bounds the shutdown")
-                #expect(run?["status"] == "cancelled", "\(file.serialized)")
-                #expect(harness.lines("runs.log") == ["start"])
-            }
+            #expect(elapsed < .seconds(4), "the grace period bounds the shutdown")
+            #expect(run?["status"] == "cancelled", "\(file.serialized)")
+            #expect(harness.lines("runs.log") == ["start"])
         }
     }
 
@@ -171,12 +167,9 @@ import Glibc
             let answer = try await second.plan(plan, "wait=true")
             #expect(answer["result"]?.statuses == ["a": "skipped", "b": "succeeded"])
             #expect(harness.lines("runs.log") == ["a", "b-start", "b-start", "b"])
-            // The plan resumed it: there is nothing left for POST /apply to resume. PlanterService.apply
-            // only looks for a later run with trigger "resume", so it "resumes" the same run again.
+            // The plan resumed it: there is nothing left for POST /apply to resume.
             let apply = try await second.post("/apply?wait=true")
-            withKnownIssue("POST /apply resumes an interrupted run again after a new plan already resumed it") {
-                #expect(apply.status == 404, "\(apply)")
-            }
+            #expect(apply.status == 404, "\(apply)")
             #expect(harness.lines("runs.log") == ["a", "b-start", "b-start", "b"], "whatever it answers, nothing runs again")
         }
     }

@@ -193,8 +193,7 @@ public actor PlanterService {
             let run = startRun(plan: plan, stored: staged, trigger: .apply, force: false)
             return await runAnswer(run, stored: staged, plan: plan, diff: diff, wait: wait)
         }
-        if let interrupted = state.runs.last(where: \.interrupted), let current = state.current,
-            !state.runs.contains(where: { $0.trigger == .resume && $0.result.startedAt > interrupted.result.startedAt }) {
+        if pendingInterruptedRun != nil, let current = state.current {
             let plan: Plan
             switch PlanValidator.validate(manifest: current.manifest, registry: setup.registry) {
             case .success(let valid): plan = valid
@@ -381,6 +380,14 @@ public actor PlanterService {
         return ids
     }
 
+    /// The last interrupted run, unless a later plan, apply or resume has run since (which
+    /// resumed it: phases that had succeeded were not run again).
+    var pendingInterruptedRun: RunEntry? {
+        guard let interrupted = state.runs.last(where: \.interrupted) else { return nil }
+        let resumed = state.runs.contains { $0.trigger != .rerun && $0.result.startedAt > interrupted.result.startedAt }
+        return resumed ? nil : interrupted
+    }
+
     // MARK: Shutdown
 
     /// Stops accepting plans, lets a running plan finish within the grace period (then
@@ -389,16 +396,16 @@ public actor PlanterService {
         accepting = false
         queue.removeAll()
         if let active {
+            // The run may finish within the grace period; past it, it is cancelled (its
+            // executors kill their process groups) and ends promptly.
             let grace = configuration.shutdownGrace
-            let finished = await withTaskGroup(of: Bool.self) { group in
-                group.addTask { _ = await active.task.value; return true }
-                group.addTask { try? await Task.sleep(for: grace); return false }
-                let first = await group.next() ?? true
-                group.cancelAll()
-                return first
+            let runner = active.runner
+            let deadline = Task {
+                try? await Task.sleep(for: grace)
+                if !Task.isCancelled { runner.cancel(reason: "Planter is shutting down") }
             }
-            if !finished { active.runner.cancel(reason: "Planter is shutting down") }
             _ = await active.task.value
+            deadline.cancel()
             while self.active != nil { await Task.yield() }
         }
         saveLogged()
@@ -472,7 +479,7 @@ public actor PlanterService {
         object.appendUnchecked("staged", state.staged.map { ["planId": .string($0.planId), "submittedAt": .string($0.submittedAt.iso8601),
                                                              "phaseCount": .int(Int64($0.manifest.phases.count))] } ?? .null)
         object.appendUnchecked("queued", .int(Int64(queue.count)))
-        object.appendUnchecked("interruptedRunId", state.runs.last(where: \.interrupted).map { .string($0.result.runId) } ?? .null)
+        object.appendUnchecked("interruptedRunId", pendingInterruptedRun.map { .string($0.result.runId) } ?? .null)
         return .object(object)
     }
 
