@@ -182,7 +182,10 @@ public final class CallContext: Sendable {
 
     deinit {
         let fds = cancelPipe.withLock { $0 }
-        if fds.read >= 0 { CancelPipes.recycle(fds, signalled: cancelled.load(ordering: .acquiring)) }
+        if fds.read >= 0 {
+            close(fds.read)
+            close(fds.write)
+        }
     }
 
     public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
@@ -203,8 +206,13 @@ public final class CallContext: Sendable {
     public func cancelFD() -> Int32 {
         cancelPipe.withLock { fds in
             if fds.read < 0 {
-                guard let pair = CancelPipes.take() else { return -1 }
-                fds = pair
+                var pair: [Int32] = [-1, -1]
+                guard pipe(&pair) == 0 else { return -1 }
+                for fd in pair {
+                    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                    _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+                }
+                fds = (pair[0], pair[1])
                 if cancelled.load(ordering: .acquiring) { Self.signal(fds.write) }
             }
             return fds.read
@@ -219,41 +227,6 @@ public final class CallContext: Sendable {
     public func output(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) { outputHandler?(stream, bytes) }
 
     public func log(_ level: LogLevel, _ message: String) { logHandler?(level, message) }
-}
-
-/// Cancel pipes are reused across calls: a shell phase asks for one on every attempt, and
-/// a fresh pipe costs seven system calls (pipe, four fcntl, two close) on a hot path.
-enum CancelPipes {
-    private static let pool = Mutex<[(read: Int32, write: Int32)]>([])
-    private static let poolLimit = 64
-
-    static func take() -> (read: Int32, write: Int32)? {
-        if let pair = pool.withLock({ $0.popLast() }) { return pair }
-        var pair: [Int32] = [-1, -1]
-        guard pipe(&pair) == 0 else { return nil }
-        for fd in pair {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-        }
-        return (pair[0], pair[1])
-    }
-
-    /// Keeps a pipe for the next call, drained if it was signalled.
-    static func recycle(_ pair: (read: Int32, write: Int32), signalled: Bool) {
-        if signalled {
-            var scratch = [UInt8](repeating: 0, count: 64)
-            while read(pair.read, &scratch, scratch.count) > 0 {}
-        }
-        let kept = pool.withLock { pool -> Bool in
-            guard pool.count < poolLimit else { return false }
-            pool.append(pair)
-            return true
-        }
-        if !kept {
-            close(pair.read)
-            close(pair.write)
-        }
-    }
 }
 
 extension JSON {
