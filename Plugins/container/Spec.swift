@@ -1,0 +1,304 @@
+import ExecutorKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bind mount from the host into the container.
+struct Mount: Equatable {
+    var source: String
+    var destination: String
+    var readWrite: Bool
+}
+
+/// Resource limits; nil = not limited.
+struct Limits: Equatable {
+    var memoryBytes: Int64?
+    var cpus: Double?
+    var pids: Int64?
+    var isEmpty: Bool { memoryBytes == nil && cpus == nil && pids == nil }
+}
+
+/// What one attempt runs, from the payload (with the executor config's defaults applied).
+struct ContainerJob {
+    var argv: [String]
+    var env: [(String, String)]
+    var workdir: String?
+    /// For runc: a root filesystem folder, or an OCI bundle folder whose config.json is
+    /// the base. For docker/podman: an image.
+    var rootfs: String?
+    var bundle: String?
+    var image: String?
+    var mounts: [Mount]
+    /// "none" (a new, empty network namespace: only lo) or "host".
+    var network: String
+    var limits: Limits
+
+    static func parse(_ payload: JSON, defaults: ContainerDefaults) -> Result<ContainerJob, PluginError> {
+        guard let object = payload.objectValue else {
+            return .failure(PluginError("payload must be an object, got \(payload.typeName)"))
+        }
+        func present(_ key: String) -> JSON? { object[key].flatMap { $0.isNull ? nil : $0 } }
+        func path(_ key: String) -> Result<String?, PluginError> {
+            guard let value = present(key) else { return .success(nil) }
+            guard let text = value.stringValue, !text.isEmpty, !text.utf8.contains(0) else {
+                return .failure(PluginError("payload.\(key) must be a non-empty string, got \(value.typeName)"))
+            }
+            return .success(text)
+        }
+        do {
+            var argv: [String]
+            switch (present("script"), present("command")) {
+            case (nil, nil):
+                throw PluginError("payload needs script (a string) or command (an array of strings)")
+            case (.some, .some):
+                throw PluginError("payload must have either script or command, not both")
+            case (let script?, nil):
+                guard let text = script.stringValue, !text.utf8.contains(0) else {
+                    throw PluginError("payload.script must be a string, got \(script.typeName)")
+                }
+                argv = defaults.shell + [text]
+            case (nil, let command?):
+                guard let array = command.arrayValue else {
+                    throw PluginError("payload.command must be an array of strings, got \(command.typeName)")
+                }
+                guard !array.isEmpty else { throw PluginError("payload.command must not be empty") }
+                argv = try array.enumerated().map { index, element in
+                    guard let text = element.stringValue, !text.utf8.contains(0) else {
+                        throw PluginError("payload.command must be an array of strings "
+                            + "(payload.command[\(index)] is \(element.typeName))")
+                    }
+                    return text
+                }
+                guard !argv[0].isEmpty else { throw PluginError("payload.command[0] must not be empty") }
+            }
+            var env: [(String, String)] = []
+            if let value = present("env") { env = try parseEnv(value, field: "payload.env") }
+            let workdir = try path("workdir").get()
+            if let workdir, !workdir.hasPrefix("/") {
+                throw PluginError("payload.workdir must be an absolute path inside the container, got \(workdir)")
+            }
+            var rootfs = try path("rootfs").get()
+            var bundle = try path("bundle").get()
+            var image = try path("image").get()
+            let chosen = [rootfs, bundle, image].compactMap { $0 }.count
+            if chosen > 1 { throw PluginError("payload may name one of rootfs, bundle and image, not several") }
+            if chosen == 0 {
+                rootfs = defaults.rootfs
+                bundle = defaults.bundle
+                image = defaults.image
+            }
+            var mounts: [Mount] = []
+            if let value = present("mounts") { mounts = try parseMounts(value) }
+            var network = defaults.network
+            if let value = present("network") {
+                guard let text = value.stringValue, text == "none" || text == "host" else {
+                    throw PluginError("payload.network must be \"none\" or \"host\", got \(value)")
+                }
+                network = text
+            }
+            var limits = defaults.limits
+            if let value = present("memory") { limits.memoryBytes = try parseMemory(value, field: "payload.memory") }
+            if let value = present("cpus") { limits.cpus = try parseCPUs(value, field: "payload.cpus") }
+            if let value = present("pids") { limits.pids = try parsePids(value, field: "payload.pids") }
+            return .success(ContainerJob(
+                argv: argv, env: env, workdir: workdir, rootfs: rootfs.map(Files.absolute),
+                bundle: bundle.map(Files.absolute), image: image, mounts: mounts, network: network, limits: limits))
+        } catch let error as PluginError {
+            return .failure(error)
+        } catch {
+            return .failure(PluginError("\(error)"))
+        }
+    }
+}
+
+/// The executor config's defaults for every phase.
+struct ContainerDefaults {
+    var shell = ["/bin/sh", "-c"]
+    var rootfs: String?
+    var bundle: String?
+    var image: String?
+    var network = "none"
+    var limits = Limits()
+    var readOnlyRootfs = true
+}
+
+// MARK: - Field parsers (errors name the field)
+
+func isValidName(_ name: String) -> Bool {
+    !name.isEmpty && !name.utf8.contains(UInt8(ascii: "=")) && !name.utf8.contains(0)
+}
+
+func parseEnv(_ value: JSON, field: String) throws(PluginError) -> [(String, String)] {
+    guard let object = value.objectValue else {
+        throw PluginError("\(field) must be an object of strings, got \(value.typeName)")
+    }
+    var pairs: [(String, String)] = []
+    for member in object.members {
+        guard isValidName(member.key) else { throw PluginError("\(field) has an invalid variable name \"\(member.key)\"") }
+        guard let text = member.value.stringValue, !text.utf8.contains(0) else {
+            throw PluginError("\(field).\(member.key) must be a string, got \(member.value.typeName)")
+        }
+        pairs.append((member.key, text))
+    }
+    return pairs
+}
+
+/// `mounts`: an array of `{source, destination, readWrite}` objects or "SRC:DST[:ro|rw]" strings.
+func parseMounts(_ value: JSON) throws(PluginError) -> [Mount] {
+    guard let array = value.arrayValue else {
+        throw PluginError("payload.mounts must be an array, got \(value.typeName)")
+    }
+    var mounts: [Mount] = []
+    for (index, element) in array.enumerated() {
+        let field = "payload.mounts[\(index)]"
+        var mount: Mount
+        if let text = element.stringValue {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 || (parts.count == 3 && (parts[2] == "ro" || parts[2] == "rw")) else {
+                throw PluginError("\(field) must be \"SOURCE:DESTINATION[:ro|rw]\", got \"\(text)\"")
+            }
+            mount = Mount(source: parts[0], destination: parts[1], readWrite: parts.count == 3 && parts[2] == "rw")
+        } else if let object = element.objectValue {
+            guard let source = object["source"]?.stringValue else { throw PluginError("\(field).source must be a string") }
+            guard let destination = (object["destination"] ?? object["target"])?.stringValue else {
+                throw PluginError("\(field).destination must be a string")
+            }
+            var readWrite = false
+            if let flag = object["readWrite"], !flag.isNull {
+                guard let bool = flag.boolValue else { throw PluginError("\(field).readWrite must be a boolean") }
+                readWrite = bool
+            }
+            mount = Mount(source: source, destination: destination, readWrite: readWrite)
+        } else {
+            throw PluginError("\(field) must be an object or a string, got \(element.typeName)")
+        }
+        guard !mount.source.isEmpty, !mount.source.utf8.contains(0) else { throw PluginError("\(field).source is empty") }
+        guard mount.destination.hasPrefix("/"), !mount.destination.utf8.contains(0) else {
+            throw PluginError("\(field).destination must be an absolute path, got \"\(mount.destination)\"")
+        }
+        mount.source = Files.absolute(mount.source)
+        var info = stat()
+        guard stat(mount.source, &info) == 0 else {
+            throw PluginError("\(field).source \(mount.source): \(describe(errno))")
+        }
+        mounts.append(mount)
+    }
+    return mounts
+}
+
+/// Bytes, from an integer or "512k", "64m", "1g", "1.5GiB" (binary units).
+func parseMemory(_ value: JSON, field: String) throws(PluginError) -> Int64 {
+    if let int = value.intValue, int > 0 { return Int64(int) }
+    guard var text = value.stringValue?.lowercased() else {
+        throw PluginError("\(field) must be a number of bytes or a string like \"256m\", got \(value.typeName)")
+    }
+    for suffix in ["ib", "b"] where text.hasSuffix(suffix) { text.removeLast(suffix.count); break }
+    var scale: Double = 1
+    if let last = text.last, let power = ["k": 1, "m": 2, "g": 3, "t": 4][String(last)] {
+        scale = Double(1 << (10 * power))
+        text.removeLast()
+    }
+    guard let number = Double(text), number > 0, (number * scale) < 9.2e18 else {
+        throw PluginError("\(field) must be a number of bytes or a string like \"256m\", got \(value)")
+    }
+    return Int64(number * scale)
+}
+
+func parseCPUs(_ value: JSON, field: String) throws(PluginError) -> Double {
+    guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init), number > 0, number <= 1024 else {
+        throw PluginError("\(field) must be a positive number of CPUs (e.g. 0.5), got \(value)")
+    }
+    return number
+}
+
+func parsePids(_ value: JSON, field: String) throws(PluginError) -> Int64 {
+    guard let int = value.intValue, int > 0 else { throw PluginError("\(field) must be a positive integer, got \(value)") }
+    return Int64(int)
+}
+
+// MARK: - The OCI runtime config
+
+/// Writes the bundle's config.json for runc: the process, its root, mounts, namespaces
+/// and limits. `base` is an OCI bundle's own config.json when the job names one.
+func ociConfig(
+    job: ContainerJob, env: [String], rootPath: String, readOnlyRoot: Bool, ioDir: String, hostname: String,
+    base: JSONObject?
+) -> [UInt8] {
+    var config = base ?? JSONObject()
+    config["ociVersion"] = config["ociVersion"] ?? "1.0.2"
+
+    var process = config["process"]?.objectValue ?? JSONObject()
+    process["terminal"] = false
+    process["args"] = .array(job.argv.map(JSON.string))
+    var environment = process["env"]?.arrayValue?.compactMap(\.stringValue) ?? []
+    if base == nil { environment = [] }
+    let ours = Set(env.map { String($0.prefix { $0 != "=" }) })
+    environment.removeAll { ours.contains(String($0.prefix { $0 != "=" })) }
+    environment.append(contentsOf: env)
+    process["env"] = .array(environment.map(JSON.string))
+    process["cwd"] = .string(job.workdir ?? process["cwd"]?.stringValue ?? "/")
+    if process["user"] == nil { process["user"] = ["uid": 0, "gid": 0] }
+    if base == nil {
+        let caps: JSON = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        process["capabilities"] = ["bounding": caps, "effective": caps, "permitted": caps, "ambient": caps]
+        process["rlimits"] = [["type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024]]
+        process["noNewPrivileges"] = true
+    }
+    config["process"] = .object(process)
+    config["root"] = ["path": .string(rootPath), "readonly": .bool(readOnlyRoot)]
+    if config["hostname"] == nil { config["hostname"] = .string(hostname) }
+
+    var mounts = config["mounts"]?.arrayValue ?? []
+    if base == nil {
+        mounts = [
+            ["destination": "/proc", "type": "proc", "source": "proc"],
+            ["destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]],
+            ["destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]],
+            ["destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]],
+            ["destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]],
+            ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]],
+            ["destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]],
+            ["destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]],
+        ]
+    }
+    mounts.append(["destination": .string(containerIODir), "type": "bind", "source": .string(ioDir),
+                   "options": ["rbind", "rw"]])
+    for mount in job.mounts {
+        mounts.append(["destination": .string(mount.destination), "type": "bind", "source": .string(mount.source),
+                       "options": ["rbind", mount.readWrite ? "rw" : "ro"]])
+    }
+    config["mounts"] = .array(mounts)
+
+    var linux = config["linux"]?.objectValue ?? JSONObject()
+    var namespaces = linux["namespaces"]?.arrayValue
+        ?? [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]]
+    namespaces.removeAll { $0["type"]?.stringValue == "network" }
+    if job.network == "none" { namespaces.append(["type": "network"]) }
+    linux["namespaces"] = .array(namespaces)
+    var resources = linux["resources"]?.objectValue ?? ["devices": [["allow": false, "access": "rwm"]]]
+    if let bytes = job.limits.memoryBytes { resources["memory"] = ["limit": .int(bytes)] }
+    if let cpus = job.limits.cpus {
+        resources["cpu"] = ["quota": .int(Int64((cpus * 100_000).rounded())), "period": 100_000]
+    }
+    if let pids = job.limits.pids { resources["pids"] = ["limit": .int(pids)] }
+    linux["resources"] = .object(resources)
+    if base == nil {
+        linux["maskedPaths"] = ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]
+        linux["readonlyPaths"] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+    }
+    config["linux"] = .object(linux)
+
+    var writer = JSONWriter(capacity: 4096)
+    writer.write(.object(config))
+    writer.bytes.append(0x0A)
+    return writer.bytes
+}
+
+/// Where the attempt's PLANTER_INPUTS / PLANTER_OUTPUTS folder appears inside the container.
+let containerIODir = "/planter"
