@@ -14,7 +14,7 @@ ROOT         ?= $(CURDIR)/.planter
 DEB_PACKAGES := libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
-.PHONY: all build release run run-plan test bench deps bench-deps install clean
+.PHONY: all build release run run-plan test bench deps bench-deps install rootfs clean
 
 all: build
 
@@ -52,6 +52,13 @@ install: release
 	install -m 755 .build/release/planter-executor-host $(DESTDIR)$(PREFIX)/bin/planter-executor-host
 	install -m 644 .build/release/libplanter-*.so $(DESTDIR)$(PREFIX)/lib/planter/plugins/
 	cp -R .build/release/planter_PlanterServer.resources $(DESTDIR)$(PREFIX)/bin/
+
+# A busybox root filesystem for the container plugin (examples/deployments/prod.yaml).
+ROOTFS ?= /var/lib/planter/rootfs/busybox
+rootfs: deps
+	install -d $(ROOTFS)/bin $(ROOTFS)/proc $(ROOTFS)/dev $(ROOTFS)/tmp $(ROOTFS)/planter
+	install -m 755 /bin/busybox $(ROOTFS)/bin/busybox
+	for tool in sh echo cat ls sleep env true false mkdir touch; do ln -sf busybox $(ROOTFS)/bin/$$tool; done
 
 clean:
 	rm -rf .build
