@@ -1,50 +1,5 @@
 import PlanterJSON
 
-/// An answer the API turns into an error response. Nothing changes state when one is thrown.
-public enum ServiceError: Error, Sendable, CustomStringConvertible {
-    /// 400, with every problem.
-    case invalid([Problem])
-    /// 409: a run is in progress (named), or the request conflicts with the state.
-    case conflict(String, runId: String?)
-    /// 404
-    case notFound(String)
-    /// 503: shutting down.
-    case unavailable(String)
-
-    public var description: String {
-        switch self {
-        case .invalid(let problems): return problems.map(\.description).joined(separator: "; ")
-        case .conflict(let message, _), .notFound(let message), .unavailable(let message): return message
-        }
-    }
-}
-
-public struct ServiceConfiguration: Sendable {
-    public var parallel: Int = RunOptions.defaultParallel
-    /// How long a shutdown lets a running plan finish before cancelling it.
-    public var shutdownGrace: Duration = .seconds(10)
-    /// While a run is in progress, state is saved at most this often (coalesced).
-    public var progressSaveInterval: Duration = .milliseconds(200)
-
-    public init() {}
-}
-
-public struct SubmitOptions: Sendable {
-    public var dryRun = false
-    public var wait = false
-    public var stage = false
-    public var force = false
-    public var queue = false
-
-    public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false) {
-        self.dryRun = dryRun
-        self.wait = wait
-        self.stage = stage
-        self.force = force
-        self.queue = queue
-    }
-}
-
 /// The server's heart: the applied and staged plans, each phase's last outcome, the run in
 /// progress and the history, persisted to the state file. One run at a time; drift-aware
 /// runs execute only what changed, what did not succeed, and what waits on those.
@@ -55,9 +10,9 @@ public actor PlanterService {
     public let eventLog: EventLog
     private let extraSinks: [any EventSink]
 
-    private var state = PlanterState()
-    private var active: ActiveRun?
-    private var queue: [QueuedPlan] = []
+    var state = PlanterState()
+    var active: ActiveRun?
+    var queue: [QueuedPlan] = []
     private var accepting = true
     private var saveScheduled = false
 
@@ -412,134 +367,6 @@ public actor PlanterService {
     }
 
     public var isAccepting: Bool { accepting }
-
-    // MARK: Answers
-
-    private func runAnswer(_ run: ActiveRun, stored: StoredPlan, plan: Plan, diff: PlanDiff?, wait: Bool) async -> JSON {
-        var extra: JSONObject = ["runId": .string(run.runId)]
-        if wait {
-            let result = await run.task.value
-            extra["result"] = result.json
-        }
-        return answer(stored, plan: plan, diff: diff, extra: extra)
-    }
-
-    private func answer(_ stored: StoredPlan, plan: Plan, diff: PlanDiff?, extra: JSONObject) -> JSON {
-        var object = JSONObject()
-        object.appendUnchecked("planId", .string(stored.planId))
-        object.appendUnchecked("phaseCount", .int(Int64(plan.phases.count)))
-        if let diff { object.appendUnchecked("diff", diff.summary) }
-        for member in extra { object[member.key] = member.value }
-        if !plan.warnings.isEmpty {
-            object["warnings"] = .array(plan.warnings.map { ["path": .string($0.path), "message": .string($0.message)] })
-        }
-        return .object(object)
-    }
-
-    private func dryRunAnswer(_ plan: Plan, diff: PlanDiff, force: Bool) -> JSON {
-        let selection = self.selection(for: plan, force: force)
-        var object = JSONObject()
-        object.appendUnchecked("dryRun", true)
-        object.appendUnchecked("valid", true)
-        object.appendUnchecked("phaseCount", .int(Int64(plan.phases.count)))
-        object.appendUnchecked("diff", diff.json)
-        object.appendUnchecked("waves", .array(plan.graph.waves().map { wave in
-            .array(wave.map { index in
-                ["id": .string(plan.phases[index].id), "executor": .string(plan.bindings[index].name),
-                 "plugin": .string(plan.bindings[index].plugin), "wouldRun": .bool(selection?[index] ?? true)]
-            })
-        }))
-        object.appendUnchecked("warnings", .array(plan.warnings.map { ["path": .string($0.path), "message": .string($0.message)] }))
-        return .object(object)
-    }
-
-    /// GET /state: the applied plan (`phases`, canonical), each phase's live status, the
-    /// last run, and what is staged or queued.
-    public func stateAnswer() -> JSON {
-        var statuses = state.phaseStates
-        var lastRun = state.runs.last?.result
-        if let active {
-            let snapshot = active.runner.snapshot()
-            lastRun = snapshot
-            for record in snapshot.phases where record.status != .skipped || !record.attempts.isEmpty {
-                statuses[record.id] = PhaseState(status: record.status, runId: snapshot.runId, message: record.message,
-                                                 outputs: record.outputs, labels: record.labels, updatedAt: record.endedAt)
-            }
-        }
-        var object = JSONObject()
-        object.appendUnchecked("planId", state.current.map { .string($0.planId) } ?? .null)
-        object.appendUnchecked("appliedPlanId", state.current.map { .string($0.planId) } ?? .null)
-        object.appendUnchecked("submittedAt", state.current.map { .string($0.submittedAt.iso8601) } ?? .null)
-        object.appendUnchecked("phases", state.current?.manifest.canonicalJSON ?? .array([]))
-        object.appendUnchecked("phaseStatus", .object(JSONObject((state.current?.manifest.phases ?? []).map { phase in
-            JSONObject.Member(key: phase.id, value: statuses[phase.id]?.json ?? ["status": "pending"])
-        })))
-        object.appendUnchecked("activeRunId", active.map { .string($0.runId) } ?? .null)
-        object.appendUnchecked("lastRun", lastRun.map(Self.summary) ?? .null)
-        object.appendUnchecked("staged", state.staged.map { ["planId": .string($0.planId), "submittedAt": .string($0.submittedAt.iso8601),
-                                                             "phaseCount": .int(Int64($0.manifest.phases.count))] } ?? .null)
-        object.appendUnchecked("queued", .int(Int64(queue.count)))
-        object.appendUnchecked("interruptedRunId", pendingInterruptedRun.map { .string($0.result.runId) } ?? .null)
-        return .object(object)
-    }
-
-    static func summary(_ result: RunResult) -> JSON {
-        guard case .object(var object) = result.json else { return .null }
-        object["phases"] = nil
-        return .object(object)
-    }
-
-    /// GET /phases/:id
-    public func phaseAnswer(_ id: String) throws(ServiceError) -> JSON {
-        guard let phase = state.current?.manifest.phases.first(where: { $0.id == id }) else {
-            throw .notFound("no phase \"\(id)\" in the applied plan")
-        }
-        var record: PhaseRecord?
-        if let active { record = active.runner.snapshot().phases.first { $0.id == id && !$0.attempts.isEmpty } }
-        if record == nil {
-            record = state.runs.reversed().lazy.compactMap { $0.result.phases.first { $0.id == id && !$0.attempts.isEmpty } }.first
-        }
-        var object = JSONObject()
-        object.appendUnchecked("id", .string(id))
-        object.appendUnchecked("spec", phase.canonicalJSON["spec"] ?? .null)
-        let status = stateAnswer()["phaseStatus"]?[id] ?? .null
-        object.appendUnchecked("status", status["status"] ?? "pending")
-        object.appendUnchecked("state", status)
-        object.appendUnchecked("labels", status["labels"] ?? record?.labels.json ?? .object(JSONObject()))
-        object.appendUnchecked("lastRunId", status["runId"] ?? .null)
-        object.appendUnchecked("attempts", .array(record?.attempts.map(\.json) ?? []))
-        object.appendUnchecked("output", .string(record?.output.text ?? ""))
-        object.appendUnchecked("events", .array(eventLog.query(EventFilter(phaseId: id, limit: 500)).map(\.json)))
-        return .object(object)
-    }
-
-    /// GET /runs
-    public func runsAnswer() -> JSON {
-        var runs = state.runs
-        if let active { runs.removeAll { $0.result.runId == active.runId } }
-        var list = runs.reversed().map { entry -> JSON in
-            guard case .object(var object) = Self.summary(entry.result) else { return .null }
-            object["planId"] = .string(entry.planId)
-            object["trigger"] = .string(entry.trigger.rawValue)
-            if entry.interrupted { object["interrupted"] = true }
-            return .object(object)
-        }
-        if let active, case .object(var object) = Self.summary(active.runner.snapshot()) {
-            object["planId"] = .string(active.planId)
-            object["trigger"] = .string(active.trigger.rawValue)
-            list.insert(.object(object), at: 0)
-        }
-        return ["runs": .array(list)]
-    }
-
-    /// GET /runs/:id
-    public func runAnswer(_ runId: String) throws(ServiceError) -> JSON {
-        if let active, active.runId == runId {
-            return RunEntry(result: active.runner.snapshot(), planId: active.planId, trigger: active.trigger).json
-        }
-        guard let entry = state.run(runId) else { throw .notFound("no run \(runId)") }
-        return entry.json
-    }
 }
 
 /// Tells the service when phases finish, so it can save progress during long runs.

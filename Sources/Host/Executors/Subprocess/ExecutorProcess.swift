@@ -45,44 +45,44 @@ final class ExecutorProcess: @unchecked Sendable {
     let name: String
     let commandLine: String
     let pid: pid_t
-    private let timing: Timing
-    private let log: @Sendable (LogLevel, String) -> Void
+    let timing: Timing
+    let log: @Sendable (LogLevel, String) -> Void
 
     let monitor = Monitor()
-    private let changed: Condition
+    let changed: Condition
 
     // Guarded by monitor.
-    private(set) var state = State.starting
-    private(set) var handshake: SubprocessProtocol.Handshake?
+    var state = State.starting
+    var handshake: SubprocessProtocol.Handshake?
     /// Why the start failed (version mismatch, configure refused, no handshake, died first).
-    private(set) var startError: String?
+    var startError: String?
     /// "exited with status 3", "exited on signal 11 (SIGSEGV)".
-    private(set) var exitReason: String?
+    var exitReason: String?
     /// Set when the host stopped the process on purpose (with why), so calls fail with that reason.
-    private var stopReason: String?
-    private(set) var exitedAt: Int64?
-    private(set) var completedCalls = 0
-    private var pending: [String: PendingCall] = [:]
-    private var outbox: [UInt8] = []
-    private var nextID: UInt64 = 1
-    private var stopRequested = false
-    private var config: JSON
+    var stopReason: String?
+    var exitedAt: Int64?
+    var completedCalls = 0
+    var pending: [String: PendingCall] = [:]
+    var outbox: [UInt8] = []
+    var nextID: UInt64 = 1
+    var stopRequested = false
+    var config: JSON
     /// The last lines the executor wrote to stderr, for start-up error messages.
-    private var stderrTail: [String] = []
+    var stderrTail: [String] = []
 
     // I/O thread only.
-    private var stdinFD: Int32
-    private var stdoutFD: Int32
-    private var stderrFD: Int32
-    private var pidFD: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
-    private var stdoutBuffer: [UInt8] = []
-    private var stderrBuffer: [UInt8] = []
-    private var termAt: Int64?
-    private var killAt: Int64?
+    var stdinFD: Int32
+    var stdoutFD: Int32
+    var stderrFD: Int32
+    var pidFD: Int32
+    let wakeRead: Int32
+    let wakeWrite: Int32
+    var stdoutBuffer: [UInt8] = []
+    var stderrBuffer: [UInt8] = []
+    var termAt: Int64?
+    var killAt: Int64?
 
-    private static let readSize = 64 * 1024
+    static let readSize = 64 * 1024
 
     /// Takes ownership of the child's descriptors and starts the I/O thread.
     init(name: String, commandLine: String, child: ps_child, config: JSON, timing: Timing,
@@ -145,7 +145,7 @@ final class ExecutorProcess: @unchecked Sendable {
         return reason
     }
 
-    private func startFailureFromExit() -> String {
+    func startFailureFromExit() -> String {
         var text = "executor \(name) \(exitReason ?? "stopped") before it was ready (command: \(commandLine))"
         if !stderrTail.isEmpty { text += "; stderr: " + stderrTail.joined(separator: " | ") }
         return text
@@ -187,7 +187,7 @@ final class ExecutorProcess: @unchecked Sendable {
         wake()
     }
 
-    private func requestStopLocked(reason: String?) {
+    func requestStopLocked(reason: String?) {
         if stopReason == nil, let reason { stopReason = reason }
         stopRequested = true
         if state != .exited { wake() }
@@ -205,14 +205,14 @@ final class ExecutorProcess: @unchecked Sendable {
         return true
     }
 
-    private func wake() {
+    func wake() {
         var byte: UInt8 = 1
         _ = Glibc.write(wakeWrite, &byte, 1)
     }
 
     // MARK: I/O thread
 
-    private func ioLoop() {
+    func ioLoop() {
         // A write to a dead executor's stdin must give EPIPE, not kill the host.
         var pipeSignal = sigset_t()
         sigemptyset(&pipeSignal)
@@ -298,17 +298,17 @@ final class ExecutorProcess: @unchecked Sendable {
         }
     }
 
-    private func add(_ fd: Int32, _ events: Int16, _ fds: inout [pollfd]) -> Int {
+    func add(_ fd: Int32, _ events: Int16, _ fds: inout [pollfd]) -> Int {
         guard fd >= 0 else { return -1 }
         fds.append(pollfd(fd: fd, events: events, revents: 0))
         return fds.count - 1
     }
 
-    private func drainWake(_ buffer: UnsafeMutableRawBufferPointer) {
+    func drainWake(_ buffer: UnsafeMutableRawBufferPointer) {
         while read(wakeRead, buffer.baseAddress, 256) > 0 {}
     }
 
-    private func closeStdin() {
+    func closeStdin() {
         guard stdinFD >= 0 else { return }
         close(stdinFD)
         stdinFD = -1
@@ -316,7 +316,7 @@ final class ExecutorProcess: @unchecked Sendable {
     }
 
     /// Writes as much of the outbox as the pipe takes.
-    private func flushOutbox() {
+    func flushOutbox() {
         guard stdinFD >= 0 else { return }
         monitor.lock()
         let count = outbox.count
@@ -330,11 +330,11 @@ final class ExecutorProcess: @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ message: [UInt8]) {
+    func enqueue(_ message: [UInt8]) {
         monitor.withLock { outbox.append(contentsOf: message) }
     }
 
-    private func sendCancel(_ pendingCall: PendingCall) {
+    func sendCancel(_ pendingCall: PendingCall) {
         let id = monitor.withLock { () -> String? in
             guard pendingCall.result == nil, !pendingCall.cancelSent else { return nil }
             pendingCall.cancelSent = true
@@ -344,7 +344,7 @@ final class ExecutorProcess: @unchecked Sendable {
         if let id { enqueue(SubprocessProtocol.cancelMessage(id: id)) }
     }
 
-    private func expireCancels(now: Int64) {
+    func expireCancels(now: Int64) {
         monitor.lock()
         var expired = false
         for (id, pendingCall) in pending {
@@ -360,7 +360,7 @@ final class ExecutorProcess: @unchecked Sendable {
         monitor.unlock()
     }
 
-    private func readStdout(_ buffer: UnsafeMutableRawBufferPointer) {
+    func readStdout(_ buffer: UnsafeMutableRawBufferPointer) {
         let n = read(stdoutFD, buffer.baseAddress, buffer.count)
         if n > 0 {
             stdoutBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
@@ -374,7 +374,7 @@ final class ExecutorProcess: @unchecked Sendable {
         }
     }
 
-    private func readStderr(_ buffer: UnsafeMutableRawBufferPointer) {
+    func readStderr(_ buffer: UnsafeMutableRawBufferPointer) {
         let n = read(stderrFD, buffer.baseAddress, buffer.count)
         if n > 0 {
             stderrBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
@@ -386,171 +386,9 @@ final class ExecutorProcess: @unchecked Sendable {
         }
     }
 
-    private func processStdoutLines(final: Bool) {
-        var start = 0
-        while let newline = stdoutBuffer[start...].firstIndex(of: 0x0A) {
-            handleLine(start, newline)
-            start = newline + 1
-        }
-        if final && start < stdoutBuffer.count {
-            handleLine(start, stdoutBuffer.count)
-            start = stdoutBuffer.count
-        }
-        if start > 0 { stdoutBuffer.removeFirst(start) }
-        if stdoutBuffer.count > SubprocessProtocol.maximumLineBytes {
-            stdoutBuffer.removeAll()
-            protocolViolation("sent a message line longer than \(SubprocessProtocol.maximumLineBytes >> 20) MiB")
-        }
-    }
-
-    private func processStderrLines(final: Bool) {
-        var start = 0
-        while let newline = stderrBuffer[start...].firstIndex(of: 0x0A) {
-            stderrLine(String(decoding: stderrBuffer[start..<newline], as: UTF8.self))
-            start = newline + 1
-        }
-        // A very long line without a break is logged in pieces.
-        if (final || stderrBuffer.count - start > 16 * 1024) && start < stderrBuffer.count {
-            stderrLine(String(decoding: stderrBuffer[start...], as: UTF8.self))
-            start = stderrBuffer.count
-        }
-        if start > 0 { stderrBuffer.removeFirst(start) }
-    }
-
-    private func stderrLine(_ line: String) {
-        var line = line
-        if line.hasSuffix("\r") { line.removeLast() }
-        guard !line.isEmpty else { return }
-        monitor.withLock {
-            stderrTail.append(line.count > 300 ? String(line.prefix(300)) + "…" : line)
-            if stderrTail.count > 3 { stderrTail.removeFirst() }
-        }
-        log(.info, line)
-    }
-
-    private func handleLine(_ start: Int, _ end: Int) {
-        var end = end
-        if end > start && stdoutBuffer[end - 1] == 0x0D { end -= 1 }
-        guard end > start else { return }
-        let parsed = stdoutBuffer.withUnsafeBufferPointer { all in
-            Result { () throws(JSONParseError) in try JSONParser.parse(UnsafeBufferPointer(rebasing: all[start..<end])) }
-        }
-        guard case .success(let json) = parsed, let object = json.objectValue,
-            let type = object["type"]?.stringValue
-        else {
-            let text = String(decoding: stdoutBuffer[start..<min(end, start + 200)], as: UTF8.self)
-            let starting = monitor.withLock { state == .starting && handshake == nil }
-            if starting {
-                protocolViolation("did not start with a handshake; its first line was: \(text)")
-            } else {
-                log(.warning, "ignored a stdout line that is not a protocol message (stdout is for messages; "
-                    + "write diagnostics to stderr): \(text)")
-            }
-            return
-        }
-        handle(type: type, object)
-    }
-
-    private func handle(type: String, _ object: JSONObject) {
-        monitor.lock()
-        if state == .starting && handshake == nil && type != "handshake" {
-            monitor.unlock()
-            protocolViolation("sent \"\(type)\" before its handshake")
-            return
-        }
-        switch type {
-        case "handshake":
-            guard state == .starting && handshake == nil else {
-                monitor.unlock()
-                log(.warning, "ignored a second handshake")
-                return
-            }
-            switch SubprocessProtocol.Handshake.parse(object) {
-            case .success(let parsed):
-                handshake = parsed
-                outbox.append(contentsOf: SubprocessProtocol.configureMessage(config: config))
-                monitor.unlock()
-            case .failure(.versionMismatch(let version)):
-                startError = "executor \(name) speaks subprocess protocol version \(version); this host speaks "
-                    + "version \(SubprocessProtocol.version) (command: \(commandLine))"
-                requestStopLocked(reason: nil)
-                changed.broadcast()
-                monitor.unlock()
-            case .failure(.malformed(let reason)):
-                monitor.unlock()
-                protocolViolation(reason)
-            }
-        case "configured":
-            if state == .starting && startError == nil {
-                state = .ready
-                config = .null  // not needed any more
-                changed.broadcast()
-            }
-            monitor.unlock()
-        case "error":
-            let message = object["message"]?.stringValue ?? "(no message)"
-            if state == .starting {
-                startError = "executor \(name) refused its config: \(message)"
-                requestStopLocked(reason: nil)
-                changed.broadcast()
-                monitor.unlock()
-            } else {
-                monitor.unlock()
-                log(.error, message)
-            }
-        case "output":
-            let call = object["id"]?.stringValue.flatMap { pending[$0]?.call }
-            monitor.unlock()
-            guard let call, let data = object["data"]?.stringValue else { return }
-            let stream: OutputChannel = object["stream"]?.stringValue == "stderr" ? .stderr : .stdout
-            var text = data
-            text.withUTF8 { call.output(stream, UnsafeRawBufferPointer($0)) }
-        case "log":
-            let id = object["id"]?.stringValue
-            let call = id.flatMap { pending[$0]?.call }
-            monitor.unlock()
-            let level = SubprocessProtocol.logLevel(object["level"]?.stringValue)
-            let message = object["message"]?.stringValue ?? ""
-            if let call { call.log(level, message) } else if id == nil { log(level, message) }
-        case "result":
-            guard let id = object["id"]?.stringValue, let pendingCall = pending.removeValue(forKey: id) else {
-                monitor.unlock()  // a late answer to a request given up after a cancel
-                return
-            }
-            if let result = object["result"] {
-                pendingCall.result = ExecuteResult.decode(result, executor: name)
-            } else {
-                pendingCall.result = .failed("executor \(name) sent a result message without a result object")
-            }
-            completedCalls += 1
-            changed.broadcast()
-            monitor.unlock()
-        default:
-            monitor.unlock()  // unknown types are ignored: later versions may add some
-        }
-    }
-
-    /// The executor broke the protocol: its requests fail with `reason`, and it is stopped at once.
-    private func protocolViolation(_ reason: String) {
-        let message = "executor \(name) broke the subprocess protocol: \(reason)"
-        log(.error, message)
-        monitor.withLock {
-            if state == .starting && startError == nil { startError = message + " (command: \(commandLine))" }
-            requestStopLocked(reason: message)
-            changed.broadcast()
-        }
-        closeStdin()
-        if killAt == nil {
-            termAt = nil
-            _ = ps_kill_group(pid, SIGTERM)
-            _ = ps_kill_group(pid, SIGCONT)
-            killAt = Monitor.monotonicNow() + timing.stopGraceNs
-        }
-    }
-
     /// The process has exited: read what it wrote last, kill what it left in its group, reap it,
     /// and fail whatever is still in flight.
-    private func finish(_ buffer: UnsafeMutableRawBufferPointer) {
+    func finish(_ buffer: UnsafeMutableRawBufferPointer) {
         drain(&stdoutFD, buffer) { stdoutBuffer.append(contentsOf: $0) }
         processStdoutLines(final: true)
         drain(&stderrFD, buffer) { stderrBuffer.append(contentsOf: $0) }
@@ -584,7 +422,7 @@ final class ExecutorProcess: @unchecked Sendable {
     }
 
     /// Reads until the pipe is empty (bounded: a grandchild that escaped the group may keep it full).
-    private func drain(_ fd: inout Int32, _ buffer: UnsafeMutableRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) {
+    func drain(_ fd: inout Int32, _ buffer: UnsafeMutableRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) {
         guard fd >= 0 else { return }
         var reads = 0
         while reads < 1024 {
@@ -602,7 +440,7 @@ final class ExecutorProcess: @unchecked Sendable {
         fd = -1
     }
 
-    private static func closeAll(_ fds: [Int32]) {
+    static func closeAll(_ fds: [Int32]) {
         for fd in fds where fd >= 0 { close(fd) }
     }
 }

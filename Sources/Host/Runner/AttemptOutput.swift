@@ -1,0 +1,51 @@
+import PlanterJSON
+import Synchronization
+
+/// Output of one attempt, fed from executor threads while the attempt runs.
+final class AttemptOutput: Sendable {
+    private let tail: Mutex<OutputTail>
+    private let previous: OutputTail.Snapshot
+    private let sinks: [any EventSink]
+    private let runId: String
+    private let phaseId: String
+    private let attempt: Int
+
+    init(tail: OutputTail, previous: OutputTail.Snapshot, sinks: [any EventSink], runId: String, phaseId: String, attempt: Int) {
+        self.tail = Mutex(tail)
+        self.previous = previous
+        self.sinks = sinks
+        self.runId = runId
+        self.phaseId = phaseId
+        self.attempt = attempt
+    }
+
+    func append(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) {
+        let text = tail.withLock { $0.append(bytes) }
+        publish(text, stream)
+    }
+
+    func appendText(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in append(.stdout, UnsafeRawBufferPointer(buffer)) }
+    }
+
+    private func publish(_ text: String?, _ stream: OutputChannel) {
+        guard let text, !text.isEmpty, !sinks.isEmpty else { return }
+        let event = RunEvent(runId: runId, phaseId: phaseId, attempt: attempt, kind: .output, message: text,
+                             details: ["stream": stream == .stdout ? "stdout" : "stderr"])
+        for sink in sinks { sink.receive(event) }
+    }
+
+    /// The attempt ended: flush what was held back and return the phase's output so far
+    /// (earlier attempts' output is kept in front, within the same bound).
+    func finish() -> OutputTail.Snapshot {
+        let (pending, snapshot) = tail.withLock { tail in (tail.flushPending(), tail.snapshot) }
+        publish(pending, .stdout)
+        guard previous.totalBytes > 0 else { return snapshot }
+        var combined = previous
+        combined.text += snapshot.text
+        combined.totalBytes += snapshot.totalBytes
+        combined.droppedBytes += snapshot.droppedBytes
+        return combined
+    }
+}

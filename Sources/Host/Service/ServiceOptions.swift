@@ -1,0 +1,44 @@
+/// An answer the API turns into an error response. Nothing changes state when one is thrown.
+public enum ServiceError: Error, Sendable, CustomStringConvertible {
+    /// 400, with every problem.
+    case invalid([Problem])
+    /// 409: a run is in progress (named), or the request conflicts with the state.
+    case conflict(String, runId: String?)
+    /// 404
+    case notFound(String)
+    /// 503: shutting down.
+    case unavailable(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let problems): return problems.map(\.description).joined(separator: "; ")
+        case .conflict(let message, _), .notFound(let message), .unavailable(let message): return message
+        }
+    }
+}
+
+public struct ServiceConfiguration: Sendable {
+    public var parallel: Int = RunOptions.defaultParallel
+    /// How long a shutdown lets a running plan finish before cancelling it.
+    public var shutdownGrace: Duration = .seconds(10)
+    /// While a run is in progress, state is saved at most this often (coalesced).
+    public var progressSaveInterval: Duration = .milliseconds(200)
+
+    public init() {}
+}
+
+public struct SubmitOptions: Sendable {
+    public var dryRun = false
+    public var wait = false
+    public var stage = false
+    public var force = false
+    public var queue = false
+
+    public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false) {
+        self.dryRun = dryRun
+        self.wait = wait
+        self.stage = stage
+        self.force = force
+        self.queue = queue
+    }
+}
