@@ -278,6 +278,9 @@ public actor PlanterService {
 
     private func flushProgress() {
         saveScheduled = false
+        // Once the run has ended, finish() has saved; a late progress save would overwrite
+        // whatever the file has become since (an edit followed by a reload, say).
+        guard active != nil else { return }
         saveLogged()
     }
 
