@@ -38,9 +38,11 @@ run: build
 run-plan: build
 	.build/debug/planter run $(PLAN) $(if $(CONFIG),--config $(CONFIG))
 
+# Suites run one at a time: the executor tests start and kill real processes and containers,
+# and a serial run keeps one test's process churn from timing out another (about 40 s in all).
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 bench: deps bench-deps release
 	bench/run

@@ -23,8 +23,8 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
     let configPath: String?
     /// The largest PLANTER_OUTPUTS file accepted.
     let maxOutputsBytes: Int
-    /// Where the per-attempt folders for PLANTER_INPUTS/PLANTER_OUTPUTS go.
-    let tempRoot: String
+    /// The private folder holding each attempt's PLANTER_INPUTS/PLANTER_OUTPUTS files.
+    let phaseFolder: PhaseFolder
 
     init(config: JSON, host: PluginHost) throws {
         guard let object = config.objectValue else {
@@ -64,7 +64,11 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         configPath = env.last(where: { $0.0 == "PATH" })?.1
         maxOutputsBytes = maxOutputs
         let tmpdir = getenv("TMPDIR").map { String(cString: $0) } ?? ""
-        tempRoot = tmpdir.hasPrefix("/") ? String(tmpdir.reversed().drop(while: { $0 == "/" }).reversed()) : "/tmp"
+        let tempRoot = tmpdir.hasPrefix("/") ? String(tmpdir.reversed().drop(while: { $0 == "/" }).reversed()) : "/tmp"
+        switch PhaseFolder.make(tempRoot: tempRoot) {
+        case .success(let folder): phaseFolder = folder
+        case .failure(let error): throw error
+        }
         environment = EnvironmentBlock(base: ps_environ(), overrides: env)
     }
 
@@ -94,7 +98,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         let searchPath = overrides.last(where: { $0.0 == "PATH" })?.1 ?? configPath
 
         let files: PhaseFiles
-        switch PhaseFiles.create(inputs: request.inputs, tempRoot: tempRoot) {
+        switch phaseFolder.files(inputs: request.inputs) {
         case .failure(let error): return .failed(error.message)
         case .success(let created): files = created
         }

@@ -129,23 +129,26 @@ import Glibc
     @Test func timeoutKillsTheContainerAndLeavesNothingBehind() throws {
         let env = try Fixture.ready()
         let start = ContinuousClock.now
-        let run = Fixture.run(env, ["script": "echo started; sleep 313"], timeoutMs: 600)
+        // A duration of its own, so a process left by another run cannot be mistaken for ours.
+        let sleep = "sleep \(300 + Int.random(in: 0..<100_000))"
+        let run = Fixture.run(env, ["script": .string("echo started; \(sleep)")], timeoutMs: 600)
         #expect(run.result.status == .failed)
         #expect(run.result.message.hasPrefix("timed out after 600 ms"), "\(run.result.message)")
         #expect(run.stdout == "started\n")
         #expect(ContinuousClock.now - start < .seconds(5))
         #expect(Fixture.containers(env).isEmpty, "runc list: \(Fixture.containers(env))")
         #expect(Fixture.leftoverBundles(env).isEmpty, "bundle folders left: \(Fixture.leftoverBundles(env))")
-        #expect(Fixture.processGone(commandLine: "sleep 313"), "the container's process survived")
+        #expect(Fixture.processGone(commandLine: sleep), "the container's process survived")
     }
 
     @Test func cancelKillsTheContainer() throws {
         let env = try Fixture.ready()
         let marker = try TempDir()
         let start = ContinuousClock.now
+        let sleep = "sleep \(300 + Int.random(in: 0..<100_000))"
         let run = Fixture.run(
             env,
-            ["script": "touch /m/started; sleep 317", "mounts": [.string(marker.path + ":/m:rw")]]
+            ["script": .string("touch /m/started; \(sleep)"), "mounts": [.string(marker.path + ":/m:rw")]]
         ) { context in
             DispatchQueue.global().async {
                 while !marker.exists("started") && ContinuousClock.now - start < .seconds(5) { usleep(5_000) }
@@ -156,7 +159,7 @@ import Glibc
         #expect(ContinuousClock.now - start < .seconds(5))
         #expect(Fixture.containers(env).isEmpty, "runc list: \(Fixture.containers(env))")
         #expect(Fixture.leftoverBundles(env).isEmpty)
-        #expect(Fixture.processGone(commandLine: "sleep 317"), "the container's process survived")
+        #expect(Fixture.processGone(commandLine: sleep), "the container's process survived")
     }
 
     @Test func limitsReachTheCgroup() throws {
