@@ -96,10 +96,11 @@ import Glibc
             let log = harness.path("runs.log")
             let gate = harness.path("gate")
             // a and solo finish at once; b starts, then waits for the gate file; c waits for b.
+            // (b also ends once the harness folder is gone: after the kill -9 it is an orphan.)
             let plan = manifest(
                 recordingPhase("a", log: log),
                 recordingPhase("solo", log: log),
-                shellPhase("b", "echo b-start >> \(log); while [ ! -f \(gate) ]; do sleep 0.05; done; echo b >> \(log)", waitFor: ["a"]),
+                shellPhase("b", "echo b-start >> \(log); while [ ! -f \(gate) ] && [ -d \(harness.path("")) ]; do sleep 0.05; done; echo b >> \(log)", waitFor: ["a"]),
                 recordingPhase("c", log: log, waitFor: ["b"]))
             let first = try await harness.start()
             let answer = try await first.plan(plan)
@@ -154,7 +155,7 @@ import Glibc
             let gate = harness.path("gate")
             let plan = manifest(
                 recordingPhase("a", log: log),
-                shellPhase("b", "echo b-start >> \(log); while [ ! -f \(gate) ]; do sleep 0.05; done; echo b >> \(log)", waitFor: ["a"]))
+                shellPhase("b", "echo b-start >> \(log); while [ ! -f \(gate) ] && [ -d \(harness.path("")) ]; do sleep 0.05; done; echo b >> \(log)", waitFor: ["a"]))
             let first = try await harness.start()
             let runId = try #require(try await first.plan(plan)["runId"]?.stringValue)
             #expect(await eventually(within: 10) {
