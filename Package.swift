@@ -103,19 +103,21 @@ let package = Package(
         ),
         .executableTarget(name: "planter-executor-host", dependencies: ["PlanterHost", "PlanterJSON"],
                           path: "Sources/ExecutorHost"),
+        // Shared by the plugin test targets: finding a built plugin, collecting a call's output.
+        .target(name: "PlanterTestSupport", dependencies: ["PlanterHost"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
         tests("PlanterHostTests", ["PlanterHost", "PlanterJSON"]),
         tests("ExecutorAPITests", ["PlanterHost", "PlanterJSON"]),
-        tests("ShellExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("ShellExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterCLITests", ["PlanterJSON"]),
         tests("PlanterServerTests", [
             "PlanterServer", "PlanterHost", "PlanterJSON",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         tests("SubprocessExecutorTests", ["PlanterHost", "PlanterJSON"]),
-        tests("PythonExecutorTests", ["PlanterHost", "PlanterJSON"]),
-        tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON"]),
-        tests("HTTPExecutorTests", ["PlanterHost", "PlanterJSON"]),
-        tests("NativeExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("PythonExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
+        tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
+        tests("HTTPExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
+        tests("NativeExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
     ] + plugins.map(\.target)
 )

@@ -1,6 +1,7 @@
 import Dispatch
 import PlanterHost
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 
@@ -222,26 +223,6 @@ extension JSON {
     init(_ value: JSON) { self = value }
 }
 
-struct Run {
-    var result: ExecuteResult
-    var stdout: String
-    var stderr: String
-}
-
-final class Collector: Sendable {
-    private let state = Mutex<(stdout: [UInt8], stderr: [UInt8])>(([], []))
-
-    func append(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) {
-        state.withLock { if stream == .stdout { $0.stdout.append(contentsOf: bytes) } else { $0.stderr.append(contentsOf: bytes) } }
-    }
-
-    func run(_ result: ExecuteResult) -> Run {
-        state.withLock {
-            Run(result: result, stdout: String(decoding: $0.stdout, as: UTF8.self), stderr: String(decoding: $0.stderr, as: UTF8.self))
-        }
-    }
-}
-
 /// A runc environment for the tests: the rootfs, a private state root and work folder.
 struct ContainerEnvironment: Sendable {
     var rootfs: String
@@ -252,25 +233,7 @@ struct ContainerEnvironment: Sendable {
 enum Fixture {
     struct Missing: Error, CustomStringConvertible { var description: String }
 
-    static let pluginPath: String? = {
-        if let override = getenv("PLANTER_CONTAINER_PLUGIN") { return String(cString: override) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-        var dir = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            : CommandLine.arguments[0]
-        for _ in 0..<5 {
-            guard let slash = dir.lastIndex(of: "/") else { break }
-            dir = String(dir[..<slash])
-            let candidate = dir + "/libplanter-container.so"
-            if access(candidate, R_OK) == 0 { return candidate }
-        }
-        return nil
-    }()
-
-    static func plugin() throws -> Plugin {
-        guard let pluginPath else { throw Missing(description: "libplanter-container.so not found next to the test binary") }
-        return try PluginLoader.load(path: pluginPath)
-    }
+    static func plugin() throws -> Plugin { try BuiltPlugin.load("container") }
 
     /// Built once per test process: a rootfs of busybox-static plus symlinks, and a check
     /// that runc can start a container here. Either gives the environment or the reason.

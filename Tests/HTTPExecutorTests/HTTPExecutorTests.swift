@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import PlanterHost
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 
@@ -261,20 +262,7 @@ enum HTTPFixture {
     struct Missing: Error, CustomStringConvertible { var description: String }
 
     /// libplanter-http.so sits in the build products folder, next to the test binary.
-    static let pluginPath: String? = {
-        if let override = getenv("PLANTER_HTTP_PLUGIN") { return String(cString: override) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-        var dir = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            : CommandLine.arguments[0]
-        for _ in 0..<5 {
-            guard let slash = dir.lastIndex(of: "/") else { break }
-            dir = String(dir[..<slash])
-            let candidate = dir + "/libplanter-http.so"
-            if access(candidate, R_OK) == 0 { return candidate }
-        }
-        return nil
-    }()
+    static let pluginPath: String? = BuiltPlugin.path("http")
 
     static func plugin() throws -> Plugin {
         guard let pluginPath else { throw Missing(description: "libplanter-http.so not found next to the test binary") }

@@ -1,5 +1,6 @@
 import PlanterHost
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 
@@ -9,63 +10,10 @@ import Glibc
 
 // Helpers for driving the real libplanter-python.so through the host's loader.
 
-/// What one call produced.
-struct Run {
-    var result: ExecuteResult
-    var stdout: String
-    var stderr: String
-    var chunks: Int
-    var firstChunkAt: ContinuousClock.Instant?
-}
-
-final class Collector: Sendable {
-    private struct State {
-        var stdout: [UInt8] = []
-        var stderr: [UInt8] = []
-        var chunks = 0
-        var first: ContinuousClock.Instant?
-    }
-    private let state = Mutex(State())
-
-    func append(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) {
-        state.withLock { state in
-            if state.first == nil { state.first = .now }
-            state.chunks += 1
-            if stream == .stdout { state.stdout.append(contentsOf: bytes) } else { state.stderr.append(contentsOf: bytes) }
-        }
-    }
-
-    func run(_ result: ExecuteResult) -> Run {
-        state.withLock {
-            Run(result: result, stdout: String(decoding: $0.stdout, as: UTF8.self),
-                stderr: String(decoding: $0.stderr, as: UTF8.self), chunks: $0.chunks, firstChunkAt: $0.first)
-        }
-    }
-}
-
 enum Fixture {
     struct Missing: Error, CustomStringConvertible { var description: String }
 
-    /// libplanter-python.so sits in the build products folder, next to the test binary.
-    static let pluginPath: String? = {
-        if let override = getenv("PLANTER_PYTHON_PLUGIN") { return String(cString: override) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-        var dir = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            : CommandLine.arguments[0]
-        for _ in 0..<5 {
-            guard let slash = dir.lastIndex(of: "/") else { break }
-            dir = String(dir[..<slash])
-            let candidate = dir + "/libplanter-python.so"
-            if access(candidate, R_OK) == 0 { return candidate }
-        }
-        return nil
-    }()
-
-    static func plugin() throws -> Plugin {
-        guard let pluginPath else { throw Missing(description: "libplanter-python.so not found next to the test binary") }
-        return try PluginLoader.load(path: pluginPath)
-    }
+    static func plugin() throws -> Plugin { try BuiltPlugin.load("python") }
 
     static func executor(_ config: JSON = [:]) throws -> PluginExecutor {
         try plugin().makeExecutor(name: "python", config: config)

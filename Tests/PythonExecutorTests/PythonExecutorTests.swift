@@ -1,6 +1,7 @@
 import Dispatch
 import PlanterHost
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 

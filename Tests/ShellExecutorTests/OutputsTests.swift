@@ -1,6 +1,7 @@
 import Foundation
 import PlanterHost
 import PlanterJSON
+import PlanterTestSupport
 import Testing
 
 #if canImport(Glibc)

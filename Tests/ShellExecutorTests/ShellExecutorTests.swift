@@ -1,6 +1,7 @@
 import Dispatch
 import PlanterHost
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 
@@ -273,69 +274,10 @@ extension Substring {
     func trimmingSuffix() -> String { String(self.filter { $0 != "\n" }) }
 }
 
-/// What one call produced.
-struct Run {
-    var result: ExecuteResult
-    var stdout: String
-    var stderr: String
-    var chunks: Int
-    var firstChunkAt: ContinuousClock.Instant?
-}
-
-final class Collector: Sendable {
-    private struct State {
-        var stdout: [UInt8] = []
-        var stderr: [UInt8] = []
-        var chunks = 0
-        var first: ContinuousClock.Instant?
-    }
-    private let state = Mutex(State())
-
-    func append(_ stream: OutputChannel, _ bytes: UnsafeRawBufferPointer) {
-        state.withLock { state in
-            if state.first == nil { state.first = .now }
-            state.chunks += 1
-            // Capped: one test floods stdout on purpose.
-            if stream == .stdout {
-                if state.stdout.count < 1 << 20 { state.stdout.append(contentsOf: bytes) }
-            } else if state.stderr.count < 1 << 20 {
-                state.stderr.append(contentsOf: bytes)
-            }
-        }
-    }
-
-    func run(_ result: ExecuteResult) -> Run {
-        state.withLock {
-            Run(result: result, stdout: String(decoding: $0.stdout, as: UTF8.self),
-                stderr: String(decoding: $0.stderr, as: UTF8.self), chunks: $0.chunks, firstChunkAt: $0.first)
-        }
-    }
-}
-
 enum Fixture {
     struct Missing: Error, CustomStringConvertible { var description: String }
 
-    /// libplanter-shell.so sits in the build products folder, next to the test binary
-    /// (or a few levels up when the tests run from an .xctest bundle).
-    static let pluginPath: String? = {
-        if let override = getenv("PLANTER_SHELL_PLUGIN") { return String(cString: override) }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, Int(PATH_MAX))
-        var dir = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            : CommandLine.arguments[0]
-        for _ in 0..<5 {
-            guard let slash = dir.lastIndex(of: "/") else { break }
-            dir = String(dir[..<slash])
-            let candidate = dir + "/libplanter-shell.so"
-            if access(candidate, R_OK) == 0 { return candidate }
-        }
-        return nil
-    }()
-
-    static func plugin() throws -> Plugin {
-        guard let pluginPath else { throw Missing(description: "libplanter-shell.so not found next to the test binary") }
-        return try PluginLoader.load(path: pluginPath)
-    }
+    static func plugin() throws -> Plugin { try BuiltPlugin.load("shell") }
 
     static func executor(config: JSON = ["killGraceMs": 200]) throws -> PluginExecutor {
         try plugin().makeExecutor(name: "shell", config: config)
@@ -355,7 +297,7 @@ enum Fixture {
         secrets: [String: String] = [:], inputs: JSONObject = JSONObject(), during: (CallContext) -> Void = { _ in }
     ) throws -> Run {
         let executor = try executor(config: config)
-        let collector = Collector()
+        let collector = Collector(cap: 1 << 20)  // one test floods stdout on purpose
         let context = CallContext(output: { collector.append($0, $1) })
         during(context)
         let result = executor.execute(
