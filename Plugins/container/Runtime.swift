@@ -108,14 +108,14 @@ struct ContainerRun {
         var child = ps_child()
         let error = withCStrings(argv) { argvp in
             var options = ps_spawn_options(argv: argvp, envp: nil, workdir: nil, search_path: nil,
-                                           flags: UInt32(PS_SPAWN_SEARCH_PATH))
+                                           flags: UInt32(PS_SPAWN_SEARCH_PATH | PS_SPAWN_PIDFD))
             return ps_spawn(&options, &child)
         }
         guard error == 0 else { return .failure(PluginError("cannot run \(argv[0]): \(describe(error))")) }
 
         var stdoutFD = child.stdout_fd
         var stderrFD = child.stderr_fd
-        let pidFD = ps_pidfd_open(child.pid)
+        let pidFD = child.pidfd >= 0 ? child.pidfd : ps_pidfd_open(child.pid)
         var cancelFD = call.cancelFD ?? -1
         let hostHasCancelFD = cancelFD >= 0
         let deadline = timeoutMs.flatMap { $0 > 0 ? ps_monotonic_ns() + Int64($0) * 1_000_000 : nil }
@@ -233,26 +233,6 @@ extension String {
         var text = Substring(self)
         while let last = text.last, last == "\n" || last == "\r" || last == " " { text.removeLast() }
         return String(text)
-    }
-}
-
-/// Calls `body` with a NULL-terminated array of C strings.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    var bytes: [UInt8] = []
-    var offsets: [Int] = []
-    for string in strings {
-        offsets.append(bytes.count)
-        bytes.append(contentsOf: string.utf8)
-        bytes.append(0)
-    }
-    if bytes.isEmpty { bytes.append(0) }
-    return bytes.withUnsafeBufferPointer { buffer in
-        let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-        return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: strings.count + 1) { pointers in
-            for (index, offset) in offsets.enumerated() { pointers[index] = base + offset }
-            pointers[strings.count] = nil
-            return body(UnsafePointer(pointers.baseAddress!))
-        }
     }
 }
 

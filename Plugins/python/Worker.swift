@@ -36,7 +36,7 @@ final class Worker: @unchecked Sendable {
         self.channel = channel
         stdoutFD = child.stdout_fd
         stderrFD = child.stderr_fd
-        pidFD = ps_pidfd_open(child.pid)
+        pidFD = child.pidfd >= 0 ? child.pidfd : ps_pidfd_open(child.pid)
     }
 
     deinit { kill() }
@@ -54,7 +54,7 @@ final class Worker: @unchecked Sendable {
             withCStrings(settings.environment) { envp in
                 var options = ps_spawn_options(
                     argv: argvp, envp: envp, workdir: nil, search_path: nil,
-                    flags: settings.searchPath ? UInt32(PS_SPAWN_SEARCH_PATH) : 0)
+                    flags: UInt32(PS_SPAWN_PIDFD) | (settings.searchPath ? UInt32(PS_SPAWN_SEARCH_PATH) : 0))
                 var extra: Int32 = pair[1]
                 return ps_spawn_with_fds(&options, &extra, 1, &child)
             }
@@ -262,27 +262,6 @@ final class Worker: @unchecked Sendable {
             for fd in [stdoutFD, stderrFD] where fd >= 0 {
                 while read(fd, raw.baseAddress, raw.count) > 0 {}
             }
-        }
-    }
-}
-
-/// Calls `body` with a NULL-terminated array of C strings.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    var bytes: [UInt8] = []
-    var offsets: [Int] = []
-    offsets.reserveCapacity(strings.count)
-    for string in strings {
-        offsets.append(bytes.count)
-        bytes.append(contentsOf: string.utf8)
-        bytes.append(0)
-    }
-    if bytes.isEmpty { bytes.append(0) }
-    return bytes.withUnsafeBufferPointer { buffer in
-        let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-        return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: strings.count + 1) { pointers in
-            for (index, offset) in offsets.enumerated() { pointers[index] = base + offset }
-            pointers[strings.count] = nil
-            return body(UnsafePointer(pointers.baseAddress!))
         }
     }
 }

@@ -6,19 +6,22 @@ import Glibc
 
 /// A child environment as C strings: a snapshot of the host's environment plus
 /// config.env, made once per executor instance, so a call without secrets or payload.env
-/// hands it to posix_spawn without building anything.
+/// hands it to the spawn without building anything.
 final class EnvironmentBlock: @unchecked Sendable {
     // @unchecked: written only in init, then read-only until deinit.
     private let entries: UnsafeMutablePointer<UnsafePointer<CChar>?>  // NULL-terminated
     private let count: Int
 
-    init(base: UnsafePointer<UnsafeMutablePointer<CChar>?>?, overrides: [(String, String)]) {
+    /// The `base` environment without the variables named in `overrides` or `dropping`, then
+    /// `overrides` (later ones win).
+    init(base: UnsafePointer<UnsafeMutablePointer<CChar>?>?, overrides: [(String, String)], dropping: [String] = []) {
         var strings: [UnsafePointer<CChar>] = []
         if let base {
             var index = 0
             while let entry = base[index] {
                 index += 1
                 if overrides.contains(where: { Self.entry(entry, hasName: $0.0) }) { continue }
+                if dropping.contains(where: { Self.entry(entry, hasName: $0) }) { continue }
                 if let copy = strdup(entry) { strings.append(UnsafePointer(copy)) }
             }
         }
@@ -45,42 +48,40 @@ final class EnvironmentBlock: @unchecked Sendable {
         }
     }
 
-    /// Calls `body` with a NULL-terminated envp: this block with `overrides` applied
-    /// (later overrides win). Valid only during `body`.
+    /// Calls `body` with a NULL-terminated envp: this block with `overrides` applied (later
+    /// overrides win), then `extra` ("NAME=value" each, names found in neither). Valid only
+    /// during `body`.
     func withEnvironment<R>(
-        _ overrides: [(String, String)], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
+        _ overrides: [(String, String)], extra: [String] = [],
+        _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R
     ) -> R {
-        if overrides.isEmpty { return body(entries) }
-        // All override strings in one buffer, "NAME=value\0" each.
-        var bytes: [UInt8] = []
-        var starts: [(offset: Int, nameLength: Int)] = []
-        starts.reserveCapacity(overrides.count)
-        for (name, value) in overrides {
-            starts.append((bytes.count, name.utf8.count))
-            bytes.append(contentsOf: name.utf8)
-            bytes.append(UInt8(ascii: "="))
-            bytes.append(contentsOf: value.utf8)
-            bytes.append(0)
-        }
-        return bytes.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-            return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: count + overrides.count + 1) {
-                envp in
+        if overrides.isEmpty && extra.isEmpty { return body(entries) }
+        var strings = CStringPack(count: overrides.count + extra.count)
+        for (name, value) in overrides { strings.append(name: name, value: value) }
+        for entry in extra { strings.append(entry) }
+        return strings.withStrings { string in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: count + strings.count + 1) { envp in
                 var used = 0
-                // strncmp over "NAME=" matches exactly that name, and stops at a shorter entry's NUL.
-                for index in 0..<count {
-                    let entry = entries[index]!
-                    if starts.contains(where: { strncmp(entry, base + $0.offset, $0.nameLength + 1) == 0 }) { continue }
-                    envp[used] = entry
-                    used += 1
+                if overrides.isEmpty {
+                    // Nothing to replace: the block as it is (the common case: no secrets, no payload env).
+                    for index in 0..<count { envp[index] = entries[index] }
+                    used = count
+                } else {
+                    // strncmp over "NAME=" matches exactly that name, and stops at a shorter entry's NUL.
+                    func sameName(_ entry: UnsafePointer<CChar>, _ override: Int) -> Bool {
+                        strncmp(entry, string(override), overrides[override].0.utf8.count + 1) == 0
+                    }
+                    for index in 0..<count where !overrides.indices.contains(where: { sameName(entries[index]!, $0) }) {
+                        envp[used] = entries[index]
+                        used += 1
+                    }
+                    for index in overrides.indices where !overrides[(index + 1)...].contains(where: { $0.0 == overrides[index].0 }) {
+                        envp[used] = string(index)
+                        used += 1
+                    }
                 }
-                for (index, start) in starts.enumerated() {
-                    let later = starts[(index + 1)...]
-                    if later.contains(where: {
-                        $0.nameLength == start.nameLength
-                            && strncmp(base + $0.offset, base + start.offset, start.nameLength + 1) == 0
-                    }) { continue }
-                    envp[used] = base + start.offset
+                for index in overrides.count..<strings.count {
+                    envp[used] = string(index)
                     used += 1
                 }
                 envp[used] = nil

@@ -6,23 +6,37 @@ import Glibc
 #endif
 
 /// One private folder per executor instance (mode 0700, made at create, removed with the
-/// instance) for the files that carry outputs between phases. An attempt gets `N.outputs.json`
-/// (PLANTER_OUTPUTS: the process may write a JSON object there, which becomes its outputs) and,
-/// when it has inputs, `N.inputs.json` (PLANTER_INPUTS: the outputs of the phases it waits for,
-/// keyed by phase id). Phases without inputs share `none.inputs.json` (`{}`). No folder per
-/// attempt: creating and removing one cost ~150 µs a phase, more than the rest of Planter.
+/// instance) for the files that carry outputs between phases. An attempt gets a fresh
+/// `N.outputs.json` path (PLANTER_OUTPUTS: the process may write a JSON object there, which
+/// becomes its outputs) and, when it has inputs, an inputs file (PLANTER_INPUTS: the outputs of
+/// the phases it waits for, keyed by phase id). Phases without inputs share
+/// `none.inputs.json` (`{}`).
+///
+/// Inputs files are slots, reused: an attempt borrows one (`slot-K.inputs.json`), rewrites it
+/// through a descriptor kept open (pwrite + ftruncate: no path lookup, no inode made or freed)
+/// and gives it back when it ends, after its process group is gone. Making and unlinking a
+/// file per attempt cost more than the rest of Planter's work on a phase; a folder per
+/// attempt cost ~150 µs. There are never more slots than attempts ever ran at once.
 final class PhaseFolder: Sendable {
     let directory: String
     private let noInputsPath: String
     private let counter = Atomic<UInt64>(0)
+    /// Idle inputs slots. Guarded; a slot is in here or owned by exactly one attempt.
+    private let idleSlots = Mutex<[InputsSlot]>([])
+    private let slotCount = Atomic<Int>(0)
 
     private init(directory: String) {
         self.directory = directory
         noInputsPath = directory + "/none.inputs.json"
     }
 
+    /// Folder names carry the pid of the process that made them, so one that a killed host
+    /// left behind can be recognised and removed by the next.
+    static let namePrefix = "planter-shell-"
+
     static func make(tempRoot: String) -> Result<PhaseFolder, PluginError> {
-        var template = Array((tempRoot + "/planter-shell-XXXXXX").utf8CString)
+        removeAbandoned(in: tempRoot)
+        var template = Array((tempRoot + "/" + namePrefix + String(getpid()) + "-XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let made else {
             return .failure(PluginError("cannot create a folder for PLANTER_INPUTS/PLANTER_OUTPUTS in \(tempRoot): "
@@ -35,36 +49,101 @@ final class PhaseFolder: Sendable {
         return .success(folder)
     }
 
-    deinit { removeTree(directory) }
+    deinit {
+        for slot in idleSlots.withLock({ $0 }) { close(slot.fd) }
+        removeTree(directory)
+    }
 
-    /// The files of one attempt; the inputs are written now.
+    /// Removes our folders whose process is gone (a host killed with SIGKILL cannot clean up).
+    private static func removeAbandoned(in tempRoot: String) {
+        guard let dir = opendir(tempRoot) else { return }
+        var abandoned: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard name.hasPrefix(namePrefix) else { continue }
+            let rest = name.dropFirst(namePrefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0, pid != getpid(),
+                kill(pid, 0) != 0 && errno == ESRCH
+            else { continue }
+            let path = tempRoot + "/" + name
+            var info = stat()
+            // Only our own real folders: never follow a link, never touch another user's.
+            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() else { continue }
+            abandoned.append(path)
+        }
+        closedir(dir)
+        for path in abandoned { removeTree(path) }
+    }
+
+    /// The files of one attempt; the inputs are written now. Give them back with `release`.
     func files(inputs: JSONObject) -> Result<PhaseFiles, PluginError> {
         let number = counter.add(1, ordering: .relaxed).newValue
-        let outputsPath = "\(directory)/\(number).outputs.json"
+        let outputsPath = directory + "/" + String(number) + ".outputs.json"
         guard !inputs.isEmpty else {
-            return .success(PhaseFiles(inputsPath: noInputsPath, outputsPath: outputsPath, ownsInputs: false))
+            return .success(PhaseFiles(inputsPath: noInputsPath, outputsPath: outputsPath, slot: nil))
         }
-        let files = PhaseFiles(inputsPath: "\(directory)/\(number).inputs.json", outputsPath: outputsPath, ownsInputs: true)
+        let slot: InputsSlot
+        if let idle = idleSlots.withLock({ $0.popLast() }) {
+            slot = idle
+        } else {
+            let path = directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return .failure(PluginError("cannot create \(path): \(describe(errno))")) }
+            slot = InputsSlot(path: path, fd: fd)
+        }
         var writer = JSONWriter(capacity: 256)
         writer.write(.object(inputs))
         writer.bytes.append(0x0A)
-        if let error = PhaseFiles.write(writer.bytes, to: files.inputsPath) {
-            files.remove()
-            return .failure(PluginError("cannot write \(files.inputsPath): \(error)"))
+        if let error = slot.replaceContents(with: writer.bytes) {
+            release(slot)
+            return .failure(PluginError("cannot write \(slot.path): \(error)"))
         }
-        return .success(files)
+        return .success(PhaseFiles(inputsPath: slot.path, outputsPath: outputsPath, slot: slot))
+    }
+
+    /// Ends an attempt's use of its files: the outputs file goes, the inputs slot is idle again.
+    func release(_ files: PhaseFiles, outputsExisted: Bool) {
+        // A missing outputs file needs no unlink (the common case: one path lookup saved).
+        if outputsExisted { unlink(files.outputsPath) }
+        if let slot = files.slot { release(slot) }
+    }
+
+    private func release(_ slot: InputsSlot) {
+        idleSlots.withLock { $0.append(slot) }
     }
 }
 
-/// The two files of one attempt, removed after it.
+/// A reusable inputs file and the descriptor it is rewritten through.
+struct InputsSlot: Sendable {
+    let path: String
+    let fd: Int32
+
+    /// Writes `bytes` from offset 0 and cuts the file there. Returns an error text or nil.
+    func replaceContents(with bytes: [UInt8]) -> String? {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + offset, bytes.count - offset, off_t(offset)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return describe(errno)
+            }
+            offset += written
+        }
+        return ftruncate(fd, off_t(bytes.count)) == 0 ? nil : describe(errno)
+    }
+}
+
+/// The two files of one attempt; `PhaseFolder.release` ends their use.
 struct PhaseFiles {
     static let inputsVariable = "PLANTER_INPUTS"
     static let outputsVariable = "PLANTER_OUTPUTS"
 
     let inputsPath: String
     let outputsPath: String
-    /// The inputs file is this attempt's own (not the shared empty one).
-    let ownsInputs: Bool
+    /// The borrowed inputs slot; nil for the shared empty inputs file.
+    let slot: InputsSlot?
 
     static func write(_ bytes: [UInt8], to path: String) -> String? {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -82,13 +161,13 @@ struct PhaseFiles {
         return nil
     }
 
-    /// The outputs the process wrote: `{}` when it wrote nothing (no file, or only whitespace);
-    /// an error when the file is larger than `limit` bytes, is not JSON (with line and column) or
-    /// is not an object.
-    func readOutputs(limit: Int) -> Result<JSONObject, OutputsError> {
+    /// The outputs the process wrote: nil when it wrote no file, `{}` for an empty one (or only
+    /// whitespace); an error when the file is larger than `limit` bytes, is not JSON (with line
+    /// and column) or is not an object.
+    func readOutputs(limit: Int) -> Result<JSONObject?, OutputsError> {
         let fd = open(outputsPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            return errno == ENOENT ? .success(JSONObject()) : .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(describe(errno))"))
+            return errno == ENOENT ? .success(nil) : .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(describe(errno))"))
         }
         defer { close(fd) }
         var info = stat()
@@ -96,9 +175,13 @@ struct PhaseFiles {
         guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(OutputsError("PLANTER_OUTPUTS is not a regular file")) }
         if Int(info.st_size) > limit { return .failure(OutputsError(tooLarge(Int(info.st_size), limit, exact: true))) }
         // Read at most limit + 1 bytes: the file may still be growing (a leftover background job).
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
         var count = 0
-        while count < bytes.count {
+        while true {
+            if count == bytes.count {
+                if count > limit { break }
+                bytes.append(contentsOf: repeatElement(0, count: min(limit + 1, max(4096, 2 * count)) - count))
+            }
             let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 && errno == EINTR { continue }
             if n < 0 { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(describe(errno))")) }
@@ -123,12 +206,6 @@ struct PhaseFiles {
     private func tooLarge(_ size: Int, _ limit: Int, exact: Bool) -> String {
         "outputs too large: the PLANTER_OUTPUTS file has \(exact ? "\(size)" : "more than \(limit)") bytes, "
             + "over the limit of \(limit) bytes (executor config maxOutputsBytes)"
-    }
-
-    /// Removes the attempt's files (the outputs file may never have been written).
-    func remove() {
-        unlink(outputsPath)
-        if ownsInputs { unlink(inputsPath) }
     }
 }
 

@@ -39,29 +39,15 @@ struct Runner {
     static func spawn(
         argv: [String], envp: UnsafePointer<UnsafePointer<CChar>?>, workdir: String?, searchPath: String?
     ) -> Result<ps_child, SpawnError> {
-        // argv as one buffer of NUL-terminated strings plus a pointer array.
-        var bytes: [UInt8] = []
-        var offsets: [Int] = []
-        offsets.reserveCapacity(argv.count)
-        for argument in argv {
-            offsets.append(bytes.count)
-            bytes.append(contentsOf: argument.utf8)
-            bytes.append(0)
-        }
-        return bytes.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-            return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: argv.count + 1) { argvp in
-                for (index, offset) in offsets.enumerated() { argvp[index] = base + offset }
-                argvp[argv.count] = nil
-                return withOptionalCString(workdir) { workdirC in
-                    withOptionalCString(searchPath) { searchC in
-                        var options = ps_spawn_options(
-                            argv: UnsafePointer(argvp.baseAddress!), envp: envp, workdir: workdirC,
-                            search_path: searchC, flags: UInt32(PS_SPAWN_SEARCH_PATH))
-                        var child = ps_child()
-                        let error = ps_spawn(&options, &child)
-                        return error == 0 ? .success(child) : .failure(SpawnError(code: error))
-                    }
+        withCStrings(argv) { argvp in
+            withOptionalCString(workdir) { workdirC in
+                withOptionalCString(searchPath) { searchC in
+                    var options = ps_spawn_options(
+                        argv: argvp, envp: envp, workdir: workdirC,
+                        search_path: searchC, flags: UInt32(PS_SPAWN_SEARCH_PATH | PS_SPAWN_PIDFD))
+                    var child = ps_child()
+                    let error = ps_spawn(&options, &child)
+                    return error == 0 ? .success(child) : .failure(SpawnError(code: error))
                 }
             }
         }
@@ -83,7 +69,7 @@ struct Runner {
     }
 
     mutating func run() -> PluginResult {
-        pidFD = ps_pidfd_open(child.pid)
+        pidFD = child.pidfd >= 0 ? child.pidfd : ps_pidfd_open(child.pid)
         if let fd = call.cancelFD {
             cancelFD = fd
             hostHasCancelFD = true

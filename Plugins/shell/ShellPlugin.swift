@@ -63,16 +63,25 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         killGraceMs = grace
         configPath = env.last(where: { $0.0 == "PATH" })?.1
         maxOutputsBytes = maxOutputs
-        let tmpdir = getenv("TMPDIR").map { String(cString: $0) } ?? ""
-        // $TMPDIR when set; else /dev/shm (memory: the per-attempt inputs file costs a few
-        // microseconds there, tens on a journaled disk), else /tmp.
+        var tmpdir = getenv("TMPDIR").map { String(cString: $0) } ?? ""
+        if let value = object["tempDir"], !value.isNull {
+            guard let text = value.stringValue, text.hasPrefix("/"), !text.utf8.contains(0) else {
+                throw PluginError("config.tempDir must be an absolute path, got \(value)")
+            }
+            tmpdir = text
+        }
+        // config.tempDir, else $TMPDIR when set; else /dev/shm (memory: writing an inputs file
+        // costs a few microseconds there, tens on a journaled disk), else /tmp.
         let tempRoot = tmpdir.hasPrefix("/") ? String(tmpdir.reversed().drop(while: { $0 == "/" }).reversed())
             : access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         switch PhaseFolder.make(tempRoot: tempRoot) {
         case .success(let folder): phaseFolder = folder
         case .failure(let error): throw error
         }
-        environment = EnvironmentBlock(base: ps_environ(), overrides: env)
+        // The host's own PLANTER_INPUTS/PLANTER_OUTPUTS (a planter run from a phase) never
+        // reach a child: every attempt sets its own.
+        environment = EnvironmentBlock(base: ps_environ(), overrides: env,
+                                       dropping: [PhaseFiles.inputsVariable, PhaseFiles.outputsVariable])
     }
 
     func execute(_ request: PluginRequest, call: PluginCall) -> PluginResult {
@@ -98,6 +107,8 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
             overrides.append((name, value))
         }
         overrides.append(contentsOf: job.env)
+        // PLANTER_INPUTS/PLANTER_OUTPUTS are always this attempt's (added last, below).
+        overrides.removeAll { $0.0 == PhaseFiles.inputsVariable || $0.0 == PhaseFiles.outputsVariable }
         let searchPath = overrides.last(where: { $0.0 == "PATH" })?.1 ?? configPath
 
         let files: PhaseFiles
@@ -105,15 +116,17 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         case .failure(let error): return .failed(error.message)
         case .success(let created): files = created
         }
-        defer { files.remove() }
-        overrides.append((PhaseFiles.inputsVariable, files.inputsPath))
-        overrides.append((PhaseFiles.outputsVariable, files.outputsPath))
-
-        let spawned = environment.withEnvironment(overrides) { envp in
+        // The outputs file is unlinked unless it is known not to exist.
+        var outputsExist = true
+        defer { phaseFolder.release(files, outputsExisted: outputsExist) }
+        let planterVariables = [PhaseFiles.inputsVariable + "=" + files.inputsPath,
+                                PhaseFiles.outputsVariable + "=" + files.outputsPath]
+        let spawned = environment.withEnvironment(overrides, extra: planterVariables) { envp in
             Runner.spawn(argv: job.argv, envp: envp, workdir: job.workdir, searchPath: searchPath)
         }
         switch spawned {
         case .failure(let error):
+            outputsExist = false  // nothing ran that could have written it
             return Runner.spawnFailure(errno: error.code, argv: job.argv, workdir: job.workdir)
         case .success(let child):
             var runner = Runner(child: child, call: call, timeoutMs: request.timeoutMs, killGraceMs: killGraceMs)
@@ -121,7 +134,9 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
             // Outputs count only for a run that succeeded; a bad outputs file fails it.
             if result.status == .succeeded {
                 switch files.readOutputs(limit: maxOutputsBytes) {
-                case .success(let outputs): result.outputs = outputs
+                case .success(let outputs):
+                    result.outputs = outputs ?? JSONObject()
+                    outputsExist = outputs != nil
                 case .failure(let error):
                     result = PluginResult(status: .failed, exitCode: result.exitCode, message: error.message)
                 }

@@ -80,6 +80,69 @@ import Glibc
         #expect(over.result.message.contains("outputs too large"), "\(over.result.message)")
     }
 
+    @Test func inputsFilesAreRewrittenForEveryAttempt() throws {
+        let dir = try TempDir()
+        do {
+            let executor = try Fixture.executor(config: ["killGraceMs": 200, "tempDir": .string(dir.path)])
+            func attempt(_ inputs: JSONObject) throws -> (path: String, outputs: String, text: String) {
+                let collector = Collector(cap: 1 << 16)
+                let result = executor.execute(
+                    Fixture.request(["script": #"echo "$PLANTER_INPUTS"; echo "$PLANTER_OUTPUTS"; cat "$PLANTER_INPUTS""#],
+                                    inputs: inputs),
+                    call: CallContext(output: { collector.append($0, $1) }))
+                let run = collector.run(result)
+                #expect(run.result.status == .succeeded, "\(run.result)")
+                let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                try #require(lines.count >= 3, "\(run.stdout)")
+                return (lines[0], lines[1], lines[2...].joined(separator: "\n"))
+            }
+            let long = try attempt(["build": ["artifact": "a-rather-long-value-to-be-cut-later"]])
+            let short = try attempt(["lint": [:]])
+            #expect(long.path.hasPrefix(dir.path + "/planter-shell-\(getpid())-"), "\(long.path)")
+            #expect(long.text == #"{"build":{"artifact":"a-rather-long-value-to-be-cut-later"}}"# + "\n")
+            // The same slot, rewritten in place and cut to the new length.
+            #expect(short.path == long.path)
+            #expect(short.text == #"{"lint":{}}"# + "\n")
+            // Outputs paths are never reused: a straggler cannot write into a later attempt's outputs.
+            #expect(short.outputs != long.outputs)
+        }
+    }
+
+    @Test func foldersLeftByDeadProcessesAreRemoved() throws {
+        let dir = try TempDir()
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = dir.path + "/planter-shell-\(finished.processIdentifier)-gone01"
+        let alive = dir.path + "/planter-shell-1-alive1"  // pid 1 never exits
+        let other = dir.path + "/planter-shell-notapid-x"
+        for folder in [dead, alive, other] {
+            #expect(mkdir(folder, 0o700) == 0)
+            #expect(creat(folder + "/none.inputs.json", 0o600) >= 0)
+        }
+        do {
+            _ = try Fixture.executor(config: ["killGraceMs": 200, "tempDir": .string(dir.path)])
+        }
+        #expect(access(dead, F_OK) != 0, "\(dead) was left behind")
+        #expect(access(alive + "/none.inputs.json", F_OK) == 0)
+        #expect(access(other + "/none.inputs.json", F_OK) == 0)
+        for folder in [alive, other] {
+            unlink(folder + "/none.inputs.json")
+            rmdir(folder)
+        }
+    }
+
+    @Test func badTempDirIsRefused() throws {
+        let plugin = try Fixture.plugin()
+        #expect { _ = try plugin.makeExecutor(name: "s", config: ["tempDir": "relative/path"]) } throws: { error in
+            "\(error)".contains("config.tempDir must be an absolute path")
+        }
+        #expect { _ = try plugin.makeExecutor(name: "s", config: ["tempDir": "/nonexistent/planter"]) } throws: { error in
+            "\(error)".contains("/nonexistent/planter")
+        }
+    }
+
     @Test func outputsOfAFailedRunAreIgnored() throws {
         let run = try Fixture.run(["script": "echo 'not json' > \"$PLANTER_OUTPUTS\"; exit 4"])
         #expect(run.result.status == .failed)

@@ -244,6 +244,35 @@ import Glibc
         #expect(run.stderr == "/dev/null\n")
     }
 
+    @Test func programThatCannotBeExecutedFailsWith126() throws {
+        // An explicit path is exec'd as given: the error comes back from the child.
+        let dir = try TempDir()
+        try dir.write("not-executable", "#!/bin/sh\necho never\n")
+        let run = try Fixture.run(["command": [.string(dir.path + "/not-executable")]])
+        #expect(run.result.status == .failed)
+        #expect(run.result.exitCode == 126, "\(run.result)")
+        #expect(run.result.message.contains("Permission denied"), "\(run.result.message)")
+        #expect(run.stdout.isEmpty)
+    }
+
+    @Test func childStartsWithDefaultSignalsAndAnEmptyMask() throws {
+        // Hosts ignore SIGPIPE and block signals on their threads; ignored dispositions and
+        // the mask would survive exec if the spawn did not reset them. (A test process started
+        // by posix_spawn also has glibc's signals 32 and 33 ignored: they must not pass on.)
+        let previous = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, previous) }
+        var block = sigset_t()
+        var old = sigset_t()
+        sigemptyset(&block)
+        sigaddset(&block, SIGUSR2)
+        pthread_sigmask(SIG_BLOCK, &block, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+
+        let run = try Fixture.run(["command": ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+    }
+
     @Test func childLeadsItsOwnProcessGroup() throws {
         // /proc/PID/stat field 5 is the pgrp; the shell's must equal its pid.
         let run = try Fixture.run(["script": "read -r stat < /proc/$$/stat; set -- $stat; echo \"$1 $5\""])

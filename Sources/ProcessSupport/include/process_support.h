@@ -1,16 +1,16 @@
 /*
  * process_support.h: process helpers for executor plugins (Linux).
  *
- * Swift cannot call these directly or safely: syscall() is variadic, the
- * wait-status macros do not import, and posix_spawn's file actions are easier
- * to get right in C. Shared by the shell, python and container plugins, so the
+ * Swift cannot call these directly or safely: syscall() and clone() are
+ * variadic, the wait-status macros do not import, and what a child may do
+ * between clone and exec is easier to get right in C. Shared by the shell, python and container plugins, so the
  * API knows nothing about any of them.
  *
  * Model: every child is the leader of a NEW process group (pgid == pid), so
  * the whole tree it starts can be signalled at once with ps_kill_group. Watch
- * it with a pidfd (ps_pidfd_open) in the same poll() as its pipes; reap it with
- * ps_wait only after the group has been killed, so the pgid cannot be reused
- * in between.
+ * it with a pidfd (PS_SPAWN_PIDFD or ps_pidfd_open) in the same poll() as its
+ * pipes; reap it with ps_wait only after the group has been killed, so the
+ * pgid cannot be reused in between.
  */
 #ifndef PROCESS_SUPPORT_H
 #define PROCESS_SUPPORT_H
@@ -31,6 +31,10 @@ extern "C" {
 /* The child's stdin is a pipe whose write end is ps_child.stdin_fd (blocking,
  * close-on-exec). Without it, stdin is /dev/null. */
 #define PS_SPAWN_STDIN_PIPE 0x4u
+/* ps_child.pidfd is a pidfd for the child (close-on-exec; the caller closes
+ * it), made by clone itself, so no ps_pidfd_open is needed. -1 on kernels
+ * before 5.2. Without the flag, pidfd is always -1. */
+#define PS_SPAWN_PIDFD 0x8u
 
 typedef struct ps_spawn_options {
     const char *const *argv;   /* NULL-terminated; argv[0] is the program */
@@ -45,6 +49,7 @@ typedef struct ps_child {
     int stdin_fd;    /* write end, or -1 */
     int stdout_fd;   /* read end: close-on-exec, non-blocking */
     int stderr_fd;   /* read end: close-on-exec, non-blocking; -1 if merged */
+    int pidfd;       /* with PS_SPAWN_PIDFD: readable once the child has exited; else -1 */
 } ps_child;
 
 /* Starts a process in a new process group with fds 0-2 set up as described
@@ -83,6 +88,13 @@ const char *ps_signal_abbrev(int sig);
 /* This process's environment (`environ`, which Swift 6 cannot touch as a
  * mutable C global). Read it, do not keep it across setenv calls. */
 char *const *ps_environ(void);
+
+/* A flag for poll() loops: an eventfd (close-on-exec, non-blocking) that is
+ * not readable until ps_event_set. Returns -1 with errno on failure. */
+int ps_event_open(void);
+
+/* Makes `fd` (from ps_event_open) readable for good. Returns 0 or an errno value. */
+int ps_event_set(int fd);
 
 /* CLOCK_MONOTONIC in nanoseconds, for deadlines. */
 int64_t ps_monotonic_ns(void);

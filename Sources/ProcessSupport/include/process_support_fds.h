@@ -18,8 +18,7 @@ extern "C" {
 /* Like ps_spawn, and the child also gets `extra_count` (0...16) descriptors:
  * extra_fds[i] becomes the child's fd 3+i (close-on-exec cleared); every fd
  * above those is closed. The caller keeps (and eventually closes) its own
- * copies of extra_fds. PS_SPAWN_SEARCH_PATH searches this process's PATH;
- * `search_path` must be NULL. Returns 0 or an errno value, as ps_spawn. */
+ * copies of extra_fds. Returns 0 or an errno value, as ps_spawn. */
 int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int extra_count, ps_child *child);
 
 #ifdef __cplusplus

@@ -96,7 +96,7 @@ final class ExecutorProcess: @unchecked Sendable {
         stdinFD = child.stdin_fd
         stdoutFD = child.stdout_fd
         stderrFD = child.stderr_fd
-        pidFD = ps_pidfd_open(child.pid)
+        pidFD = child.pidfd >= 0 ? child.pidfd : ps_pidfd_open(child.pid)
         changed = Condition(monitor)
         var wake: [Int32] = [-1, -1]
         guard pipe(&wake) == 0 else {
