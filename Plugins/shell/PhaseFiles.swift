@@ -12,27 +12,33 @@ import Glibc
 /// the phases it waits for, keyed by phase id). Phases without inputs share
 /// `none.inputs.json` (`{}`).
 ///
-/// Inputs files are slots, reused: an attempt borrows one (`slot-K.inputs.json`), rewrites it
-/// through a descriptor kept open (pwrite + ftruncate: no path lookup, no inode made or freed)
-/// and gives it back when it ends, after its process group is gone. Making and unlinking a
-/// file per attempt cost more than the rest of Planter's work on a phase; a folder per
-/// attempt cost ~150 µs. There are never more slots than attempts ever ran at once.
+/// Inputs files are slots, reused: an attempt borrows a name (`slot-K.inputs.json`), writes its
+/// inputs there (truncating, so no inode is made or freed per attempt) and gives the name back
+/// when it ends, after its process group is gone. Whatever a phase did to the file (removed,
+/// replaced, renamed over it), the next attempt writes its own contents at that path. Making and
+/// unlinking a file per attempt cost more than the rest of Planter's work on a phase; a folder
+/// per attempt ~150 µs. There are never more slots than attempts ever ran at once.
 final class PhaseFolder: Sendable {
     let directory: String
     private let noInputsPath: String
+    /// Held (flock) for the instance's life: the folder is in use, whatever pid namespace
+    /// the process that looks at it lives in.
+    private let lockFD: Int32
     private let counter = Atomic<UInt64>(0)
-    /// Idle inputs slots. Guarded; a slot is in here or owned by exactly one attempt.
-    private let idleSlots = Mutex<[InputsSlot]>([])
+    /// Idle inputs slot paths. Guarded; a slot is in here or owned by exactly one attempt.
+    private let idleSlots = Mutex<[String]>([])
     private let slotCount = Atomic<Int>(0)
 
-    private init(directory: String) {
+    private init(directory: String, lockFD: Int32) {
         self.directory = directory
+        self.lockFD = lockFD
         noInputsPath = directory + "/none.inputs.json"
     }
 
-    /// Folder names carry the pid of the process that made them, so one that a killed host
-    /// left behind can be recognised and removed by the next.
+    /// Folder names carry the pid of the process that made them and hold a locked `.lock`
+    /// file, so one that a killed host left behind can be recognised and removed by the next.
     static let namePrefix = "planter-shell-"
+    static let lockName = ".lock"
 
     static func make(tempRoot: String) -> Result<PhaseFolder, PluginError> {
         removeAbandoned(in: tempRoot)
@@ -42,22 +48,32 @@ final class PhaseFolder: Sendable {
             return .failure(PluginError("cannot create a folder for PLANTER_INPUTS/PLANTER_OUTPUTS in \(tempRoot): "
                 + describe(errno)))
         }
-        let folder = PhaseFolder(directory: String(cString: made))
-        if let error = PhaseFiles.write(Array("{}\n".utf8), to: folder.noInputsPath) {
+        let directory = String(cString: made)
+        let lockFD = open(directory + "/" + lockName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
+            let error = describe(errno)
+            if lockFD >= 0 { close(lockFD) }
+            removeTree(directory)
+            return .failure(PluginError("cannot lock \(directory)/\(lockName): \(error)"))
+        }
+        let folder = PhaseFolder(directory: directory, lockFD: lockFD)
+        if let error = PhaseFiles.write(Array("{}\n".utf8), to: folder.noInputsPath, replacing: false) {
             return .failure(PluginError("cannot write \(folder.noInputsPath): \(error)"))
         }
         return .success(folder)
     }
 
     deinit {
-        for slot in idleSlots.withLock({ $0 }) { close(slot.fd) }
         removeTree(directory)
+        close(lockFD)
     }
 
-    /// Removes our folders whose process is gone (a host killed with SIGKILL cannot clean up).
+    /// Removes folders a dead host left: ours (same user), named after a pid that no longer
+    /// runs here, whose `.lock` nobody holds (a live host in another pid namespace sharing
+    /// the folder holds it).
     private static func removeAbandoned(in tempRoot: String) {
         guard let dir = opendir(tempRoot) else { return }
-        var abandoned: [String] = []
+        var candidates: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
@@ -67,14 +83,18 @@ final class PhaseFolder: Sendable {
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0, pid != getpid(),
                 kill(pid, 0) != 0 && errno == ESRCH
             else { continue }
-            let path = tempRoot + "/" + name
+            candidates.append(tempRoot + "/" + name)
+        }
+        closedir(dir)
+        for path in candidates {
             var info = stat()
             // Only our own real folders: never follow a link, never touch another user's.
             guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() else { continue }
-            abandoned.append(path)
+            let lock = open(path + "/" + lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            guard lock >= 0 else { continue }
+            if flock(lock, LOCK_EX | LOCK_NB) == 0 { removeTree(path) }
+            close(lock)
         }
-        closedir(dir)
-        for path in abandoned { removeTree(path) }
     }
 
     /// The files of one attempt; the inputs are written now. Give them back with `release`.
@@ -84,54 +104,30 @@ final class PhaseFolder: Sendable {
         guard !inputs.isEmpty else {
             return .success(PhaseFiles(inputsPath: noInputsPath, outputsPath: outputsPath, slot: nil))
         }
-        let slot: InputsSlot
-        if let idle = idleSlots.withLock({ $0.popLast() }) {
-            slot = idle
-        } else {
-            let path = directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
-            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return .failure(PluginError("cannot create \(path): \(describe(errno))")) }
-            slot = InputsSlot(path: path, fd: fd)
-        }
         var writer = JSONWriter(capacity: 256)
         writer.write(.object(inputs))
         writer.bytes.append(0x0A)
-        if let error = slot.replaceContents(with: writer.bytes) {
-            release(slot)
-            return .failure(PluginError("cannot write \(slot.path): \(error)"))
+        var slot = idleSlots.withLock { $0.popLast() } ?? newSlotPath()
+        if PhaseFiles.write(writer.bytes, to: slot, replacing: true) != nil {
+            // A phase made the name something we cannot write (a folder, a link): retire it.
+            removeTree(slot)
+            slot = newSlotPath()
+            if let error = PhaseFiles.write(writer.bytes, to: slot, replacing: true) {
+                return .failure(PluginError("cannot write \(slot): \(error)"))
+            }
         }
-        return .success(PhaseFiles(inputsPath: slot.path, outputsPath: outputsPath, slot: slot))
+        return .success(PhaseFiles(inputsPath: slot, outputsPath: outputsPath, slot: slot))
+    }
+
+    private func newSlotPath() -> String {
+        directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
     }
 
     /// Ends an attempt's use of its files: the outputs file goes, the inputs slot is idle again.
     func release(_ files: PhaseFiles, outputsExisted: Bool) {
         // A missing outputs file needs no unlink (the common case: one path lookup saved).
         if outputsExisted { unlink(files.outputsPath) }
-        if let slot = files.slot { release(slot) }
-    }
-
-    private func release(_ slot: InputsSlot) {
-        idleSlots.withLock { $0.append(slot) }
-    }
-}
-
-/// A reusable inputs file and the descriptor it is rewritten through.
-struct InputsSlot: Sendable {
-    let path: String
-    let fd: Int32
-
-    /// Writes `bytes` from offset 0 and cuts the file there. Returns an error text or nil.
-    func replaceContents(with bytes: [UInt8]) -> String? {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + offset, bytes.count - offset, off_t(offset)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return describe(errno)
-            }
-            offset += written
-        }
-        return ftruncate(fd, off_t(bytes.count)) == 0 ? nil : describe(errno)
+        if let slot = files.slot { idleSlots.withLock { $0.append(slot) } }
     }
 }
 
@@ -139,14 +135,19 @@ struct InputsSlot: Sendable {
 struct PhaseFiles {
     static let inputsVariable = "PLANTER_INPUTS"
     static let outputsVariable = "PLANTER_OUTPUTS"
+    static let variables = [inputsVariable, outputsVariable]
 
     let inputsPath: String
     let outputsPath: String
-    /// The borrowed inputs slot; nil for the shared empty inputs file.
-    let slot: InputsSlot?
+    /// The borrowed inputs slot's path; nil for the shared empty inputs file.
+    let slot: String?
 
-    static func write(_ bytes: [UInt8], to path: String) -> String? {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    /// Writes a file of ours: a new one, or (`replacing`) over a regular file already there,
+    /// never through a link. Returns an error text or nil.
+    static func write(_ bytes: [UInt8], to path: String, replacing: Bool) -> String? {
+        // O_NONBLOCK: a FIFO put there fails (ENXIO) instead of waiting for a reader.
+        let flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (replacing ? O_TRUNC : O_EXCL)
+        let fd = open(path, flags, 0o600)
         guard fd >= 0 else { return describe(errno) }
         defer { close(fd) }
         var offset = 0

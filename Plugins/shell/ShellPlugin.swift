@@ -59,6 +59,8 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
             case .failure(let error): throw error
             }
         }
+        // Every attempt sets its own PLANTER_INPUTS/PLANTER_OUTPUTS; none may come from here.
+        env.removeAll { PhaseFiles.variables.contains($0.0) }
         self.shell = shell
         killGraceMs = grace
         configPath = env.last(where: { $0.0 == "PATH" })?.1
@@ -81,7 +83,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         // The host's own PLANTER_INPUTS/PLANTER_OUTPUTS (a planter run from a phase) never
         // reach a child: every attempt sets its own.
         environment = EnvironmentBlock(base: ps_environ(), overrides: env,
-                                       dropping: [PhaseFiles.inputsVariable, PhaseFiles.outputsVariable])
+                                       dropping: PhaseFiles.variables)
     }
 
     func execute(_ request: PluginRequest, call: PluginCall) -> PluginResult {
@@ -108,7 +110,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         overrides.append(contentsOf: job.env)
         // PLANTER_INPUTS/PLANTER_OUTPUTS are always this attempt's (added last, below).
-        overrides.removeAll { $0.0 == PhaseFiles.inputsVariable || $0.0 == PhaseFiles.outputsVariable }
+        overrides.removeAll { PhaseFiles.variables.contains($0.0) }
         let searchPath = overrides.last(where: { $0.0 == "PATH" })?.1 ?? configPath
 
         let files: PhaseFiles

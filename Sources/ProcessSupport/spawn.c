@@ -34,6 +34,9 @@
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 
 extern char **environ;
 
@@ -45,8 +48,9 @@ extern char **environ;
 #define KERNEL_SIGSET_SIZE (NSIG / 8)
 
 /* What the child does between clone and exec. Targets: fd 0 from `stdin_fd`
- * (or /dev/null when -1), 1 and 2, then 3...3+extra_count-1. Every source is
- * at or above `close_from`, so no dup2 can clobber a source still needed. */
+ * (a pipe or the shared /dev/null; dup'ed first, so it may be below
+ * `close_from`), 1 and 2, then 3...3+extra_count-1. The other sources are at
+ * or above `close_from`, so no dup2 can clobber a source still needed. */
 typedef struct spawn_plan {
     const char *program;
     char *const *argv;
@@ -86,14 +90,8 @@ static int child_main(void *arg) {
         if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, default_action, NULL, KERNEL_SIGSET_SIZE);
     }
 
-    if (plan->stdin_fd >= 0) {
-        if (dup2(plan->stdin_fd, 0) < 0) goto fail;
-    } else {
-        /* Whatever number it gets is replaced below (1, 2, 3+i) or closed. */
-        int null_fd = open("/dev/null", O_RDONLY);
-        if (null_fd < 0) goto fail;
-        if (null_fd != 0 && dup2(null_fd, 0) < 0) goto fail;
-    }
+    /* stdin: the pipe, or the host's shared /dev/null (no path lookup here). */
+    if (dup2(plan->stdin_fd, 0) < 0) goto fail;
     if (dup2(plan->stdout_fd, 1) < 0) goto fail;
     if (dup2(plan->stderr_fd, 2) < 0) goto fail;
     for (int i = 0; i < plan->extra_count; i++) {
@@ -104,9 +102,10 @@ static int child_main(void *arg) {
      * phase's reader from ever seeing EOF. O_CLOEXEC alone misses fds that a
      * library opened without it. */
     if (syscall(SYS_close_range, (unsigned)plan->close_from, ~0U, 0) != 0) {
+        /* Before Linux 5.9: one by one, up to the descriptor limit. */
         struct rlimit limit;
-        long max = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? (long)limit.rlim_cur : 65536;
-        for (long fd = plan->close_from; fd < max; fd++) close((int)fd);
+        long max = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (long)limit.rlim_cur : 1L << 20;
+        for (long fd = plan->close_from; fd < max; fd++) syscall(SYS_close, (int)fd);
     }
     if (plan->workdir != NULL && chdir(plan->workdir) != 0) goto fail;
 
@@ -128,10 +127,29 @@ static int lift_fd(int fd, int floor) {
     return lifted;
 }
 
+/* Fresh pipes made after a spawn, while its child starts up, for the next
+ * spawn to take: making them is then off the path from one phase's end to the
+ * next one's start. Never given to any child before; close-on-exec, so no
+ * other spawn inherits them. At most SPARE_PIPES are kept (a few fds for the
+ * life of the process). */
+#define SPARE_PIPES 6
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static int spare_pipes[SPARE_PIPES][2];
+static int spare_count = 0;
+
 /* Both ends close-on-exec, so a concurrent spawn on another thread never
  * inherits them; the child gets its ends through dup2, which clears the flag. */
 static int make_pipe(int fds[2], int floor) {
-    if (pipe2(fds, O_CLOEXEC) != 0) return errno;
+    int taken = 0;
+    pthread_mutex_lock(&spare_lock);
+    if (spare_count > 0) {
+        spare_count--;
+        fds[0] = spare_pipes[spare_count][0];
+        fds[1] = spare_pipes[spare_count][1];
+        taken = 1;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    if (!taken && pipe2(fds, O_CLOEXEC) != 0) return errno;
     fds[0] = lift_fd(fds[0], floor);
     fds[1] = lift_fd(fds[1], floor);
     if (fds[0] < 0 || fds[1] < 0) {
@@ -143,6 +161,32 @@ static int make_pipe(int fds[2], int floor) {
     }
     return 0;
 }
+
+/* Tops the spare pipes up by `count` (as many as the last spawn used). */
+static void replenish_pipes(int count) {
+    for (int i = 0; i < count; i++) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) return;
+        pthread_mutex_lock(&spare_lock);
+        int kept = spare_count < SPARE_PIPES;
+        if (kept) {
+            spare_pipes[spare_count][0] = fds[0];
+            spare_pipes[spare_count][1] = fds[1];
+            spare_count++;
+        }
+        pthread_mutex_unlock(&spare_lock);
+        if (!kept) {
+            close(fds[0]);
+            close(fds[1]);
+            return;
+        }
+    }
+}
+
+/* One read-only /dev/null for every child's stdin, opened on first use. */
+static pthread_once_t null_once = PTHREAD_ONCE_INIT;
+static int null_fd = -1;
+static void open_null(void) { null_fd = lift_fd(open("/dev/null", O_RDONLY | O_CLOEXEC), 3); }
 
 /* execvp-style lookup in an explicit PATH (the child's, which may differ from
  * ours). Returns 0 with the program in `out`, or ENOENT/EACCES. */
@@ -189,8 +233,9 @@ static int clone_child(spawn_plan *plan, int want_pidfd, pid_t *pid, int *pidfd)
     int fd = -1;
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
     pid_t child = clone(child_main, stack + sizeof stack, flags | (want_pidfd ? CLONE_PIDFD : 0), plan, &fd);
-    if (child < 0 && want_pidfd && errno == EINVAL) {
-        /* A kernel before 5.2: no CLONE_PIDFD. The caller can still try pidfd_open. */
+    if (child < 0 && want_pidfd && (errno == EINVAL || errno == EPERM || errno == ENOSYS)) {
+        /* CLONE_PIDFD refused (a seccomp filter, say). Kernels before 5.2 ignore the
+         * bit instead and leave fd at -1. Either way the caller can try pidfd_open. */
         fd = -1;
         child = clone(child_main, stack + sizeof stack, flags, plan, NULL);
     }
@@ -244,13 +289,20 @@ int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int
     if ((flags & PS_SPAWN_STDIN_PIPE) && (err = make_pipe(in_pipe, floor)) != 0) goto done;
     if ((err = make_pipe(out_pipe, floor)) != 0) goto done;
     if (!(flags & PS_SPAWN_MERGE_STDERR) && (err = make_pipe(err_pipe, floor)) != 0) goto done;
+    if (in_pipe[0] < 0) {
+        pthread_once(&null_once, open_null);
+        if (null_fd < 0) {
+            err = errno ? errno : EMFILE;
+            goto done;
+        }
+    }
 
     spawn_plan plan = {
         .program = program,
         .argv = (char *const *)options->argv,
         .envp = options->envp != NULL ? (char *const *)options->envp : environ,
         .workdir = options->workdir,
-        .stdin_fd = in_pipe[0],
+        .stdin_fd = in_pipe[0] >= 0 ? in_pipe[0] : null_fd,
         .stdout_fd = out_pipe[1],
         .stderr_fd = err_pipe[1] >= 0 ? err_pipe[1] : out_pipe[1],
         .extra_fds = copies,
@@ -274,6 +326,8 @@ done:
         close_quietly(err_pipe[0]);
         return err;
     }
+    /* The child is starting up now: make the next spawn's pipes meanwhile. */
+    replenish_pipes((in_pipe[1] >= 0) + 1 + (err_pipe[0] >= 0));
     /* Non-blocking reads let the caller drain a pipe that a grandchild still
      * holds open without getting stuck once it is empty. */
     fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);

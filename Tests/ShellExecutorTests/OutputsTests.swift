@@ -114,23 +114,57 @@ import Glibc
         finished.executableURL = URL(fileURLWithPath: "/bin/true")
         try finished.run()
         finished.waitUntilExit()
-        let dead = dir.path + "/planter-shell-\(finished.processIdentifier)-gone01"
+        let deadPid = finished.processIdentifier
+        let dead = dir.path + "/planter-shell-\(deadPid)-gone01"
+        let locked = dir.path + "/planter-shell-\(deadPid)-held01"  // its pid means nothing here: another namespace
         let alive = dir.path + "/planter-shell-1-alive1"  // pid 1 never exits
         let other = dir.path + "/planter-shell-notapid-x"
-        for folder in [dead, alive, other] {
+        for folder in [dead, locked, alive, other] {
             #expect(mkdir(folder, 0o700) == 0)
+            #expect(creat(folder + "/.lock", 0o600) >= 0)
             #expect(creat(folder + "/none.inputs.json", 0o600) >= 0)
         }
+        let holder = open(locked + "/.lock", O_RDWR)
+        #expect(flock(holder, LOCK_EX) == 0)
         do {
             _ = try Fixture.executor(config: ["killGraceMs": 200, "tempDir": .string(dir.path)])
         }
+        close(holder)
         #expect(access(dead, F_OK) != 0, "\(dead) was left behind")
-        #expect(access(alive + "/none.inputs.json", F_OK) == 0)
-        #expect(access(other + "/none.inputs.json", F_OK) == 0)
-        for folder in [alive, other] {
-            unlink(folder + "/none.inputs.json")
-            rmdir(folder)
+        for kept in [locked, alive, other] {
+            #expect(access(kept + "/none.inputs.json", F_OK) == 0, "\(kept) was removed")
+            unlink(kept + "/none.inputs.json")
+            unlink(kept + "/.lock")
+            rmdir(kept)
         }
+    }
+
+    @Test func aPhaseThatReplacesItsInputsFileDoesNotDisturbTheNext() throws {
+        let dir = try TempDir()
+        try dir.write("target", "untouched\n")
+        do {
+            let executor = try Fixture.executor(config: ["killGraceMs": 200, "tempDir": .string(dir.path)])
+            func attempt(_ script: String, _ inputs: JSONObject) -> Run {
+                let collector = Collector(cap: 1 << 16)
+                let result = executor.execute(Fixture.request(["script": .string(script)], inputs: inputs),
+                                              call: CallContext(output: { collector.append($0, $1) }))
+                return collector.run(result)
+            }
+            let replaced = [
+                #"rm "$PLANTER_INPUTS""#,
+                #"rm "$PLANTER_INPUTS"; mkdir "$PLANTER_INPUTS""#,
+                #"rm "$PLANTER_INPUTS"; ln -s "\#(dir.path)/target" "$PLANTER_INPUTS""#,
+                #"rm "$PLANTER_INPUTS"; mkfifo "$PLANTER_INPUTS""#,
+                #"echo '{"forged":1}' > "$PLANTER_INPUTS.new"; mv "$PLANTER_INPUTS.new" "$PLANTER_INPUTS""#,
+            ]
+            for (index, script) in replaced.enumerated() {
+                #expect(attempt(script, ["up": ["n": .int(Int64(index))]]).result.status == .succeeded)
+                let next = attempt(#"cat "$PLANTER_INPUTS""#, ["up": ["n": .int(Int64(index + 100))]])
+                #expect(next.result.status == .succeeded, "after \(script): \(next.result)")
+                #expect(next.stdout == #"{"up":{"n":\#(index + 100)}}"# + "\n", "after \(script)")
+            }
+        }
+        #expect(dir.readLine("target") == "untouched")
     }
 
     @Test func badTempDirIsRefused() throws {

@@ -52,6 +52,10 @@ typedef struct ps_child {
     int pidfd;       /* with PS_SPAWN_PIDFD: readable once the child has exited; else -1 */
 } ps_child;
 
+/* Spawning keeps a few fresh close-on-exec pipes in reserve (made while the
+ * last child starts up, taken by the next spawn) and one /dev/null: about a
+ * dozen descriptors for the life of the process. */
+
 /* Starts a process in a new process group with fds 0-2 set up as described
  * above and every other descriptor closed, default signal dispositions and an
  * empty signal mask. Returns 0 and fills *child, or an errno value (ENOENT for
