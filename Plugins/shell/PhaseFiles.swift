@@ -12,12 +12,13 @@ import Glibc
 /// the phases it waits for, keyed by phase id). Phases without inputs share
 /// `none.inputs.json` (`{}`).
 ///
-/// Inputs files are slots, reused: an attempt borrows a name (`slot-K.inputs.json`), writes its
-/// inputs there (truncating, so no inode is made or freed per attempt) and gives the name back
-/// when it ends, after its process group is gone. Whatever a phase did to the file (removed,
-/// replaced, renamed over it), the next attempt writes its own contents at that path. Making and
-/// unlinking a file per attempt cost more than the rest of Planter's work on a phase; a folder
-/// per attempt ~150 µs. There are never more slots than attempts ever ran at once.
+/// Inputs files are slots, reused: an attempt borrows one (`slot-K.inputs.json`), rewrites it
+/// through a descriptor kept open (pwrite + ftruncate: no path lookup, no inode or page made
+/// or freed) and gives it back when it ends, after its process group is gone. A slot whose file
+/// the phase removed, renamed over or linked elsewhere (its link count is no longer 1) is
+/// retired instead. Making and unlinking a file per attempt, or truncating one by path, cost
+/// more than the rest of Planter's work on a phase; a folder per attempt ~150 µs. There are
+/// never more slots than attempts ever ran at once.
 final class PhaseFolder: Sendable {
     let directory: String
     private let noInputsPath: String
@@ -25,8 +26,8 @@ final class PhaseFolder: Sendable {
     /// the process that looks at it lives in.
     private let lockFD: Int32
     private let counter = Atomic<UInt64>(0)
-    /// Idle inputs slot paths. Guarded; a slot is in here or owned by exactly one attempt.
-    private let idleSlots = Mutex<[String]>([])
+    /// Idle inputs slots. Guarded; a slot is in here or owned by exactly one attempt.
+    private let idleSlots = Mutex<[InputsSlot]>([])
     private let slotCount = Atomic<Int>(0)
 
     private init(directory: String, lockFD: Int32) {
@@ -57,13 +58,14 @@ final class PhaseFolder: Sendable {
             return .failure(PluginError("cannot lock \(directory)/\(lockName): \(error)"))
         }
         let folder = PhaseFolder(directory: directory, lockFD: lockFD)
-        if let error = PhaseFiles.write(Array("{}\n".utf8), to: folder.noInputsPath, replacing: false) {
+        if let error = PhaseFiles.write(Array("{}\n".utf8), to: folder.noInputsPath) {
             return .failure(PluginError("cannot write \(folder.noInputsPath): \(error)"))
         }
         return .success(folder)
     }
 
     deinit {
+        for slot in idleSlots.withLock({ $0 }) { close(slot.fd) }
         removeTree(directory)
         close(lockFD)
     }
@@ -107,27 +109,61 @@ final class PhaseFolder: Sendable {
         var writer = JSONWriter(capacity: 256)
         writer.write(.object(inputs))
         writer.bytes.append(0x0A)
-        var slot = idleSlots.withLock { $0.popLast() } ?? newSlotPath()
-        if PhaseFiles.write(writer.bytes, to: slot, replacing: true) != nil {
-            // A phase made the name something we cannot write (a folder, a link): retire it.
-            removeTree(slot)
-            slot = newSlotPath()
-            if let error = PhaseFiles.write(writer.bytes, to: slot, replacing: true) {
-                return .failure(PluginError("cannot write \(slot): \(error)"))
-            }
+        let slot: InputsSlot
+        if let idle = idleSlots.withLock({ $0.popLast() }) {
+            slot = idle
+        } else {
+            let path = directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return .failure(PluginError("cannot create \(path): \(describe(errno))")) }
+            slot = InputsSlot(path: path, fd: fd)
         }
-        return .success(PhaseFiles(inputsPath: slot, outputsPath: outputsPath, slot: slot))
-    }
-
-    private func newSlotPath() -> String {
-        directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
+        if let error = slot.replaceContents(with: writer.bytes) {
+            retire(slot)
+            return .failure(PluginError("cannot write \(slot.path): \(error)"))
+        }
+        return .success(PhaseFiles(inputsPath: slot.path, outputsPath: outputsPath, slot: slot))
     }
 
     /// Ends an attempt's use of its files: the outputs file goes, the inputs slot is idle again.
     func release(_ files: PhaseFiles, outputsExisted: Bool) {
         // A missing outputs file needs no unlink (the common case: one path lookup saved).
         if outputsExisted { unlink(files.outputsPath) }
-        if let slot = files.slot { idleSlots.withLock { $0.append(slot) } }
+        guard let slot = files.slot else { return }
+        // Still our file at its name? Removed or renamed over: 0 links; linked elsewhere: 2;
+        // and still readable by the next child (a chmod).
+        var info = stat()
+        if fstat(slot.fd, &info) == 0 && info.st_nlink == 1 && info.st_mode == S_IFREG | 0o600 {
+            idleSlots.withLock { $0.append(slot) }
+        } else {
+            retire(slot)
+        }
+    }
+
+    /// Drops a slot: whatever its name holds now goes (a later slot gets a new name).
+    private func retire(_ slot: InputsSlot) {
+        close(slot.fd)
+        removeTree(slot.path)
+    }
+}
+
+/// A reusable inputs file and the descriptor it is rewritten through.
+struct InputsSlot: Sendable {
+    let path: String
+    let fd: Int32
+
+    /// Writes `bytes` from offset 0 and cuts the file there. Returns an error text or nil.
+    func replaceContents(with bytes: [UInt8]) -> String? {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + offset, bytes.count - offset, off_t(offset)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return describe(errno)
+            }
+            offset += written
+        }
+        return ftruncate(fd, off_t(bytes.count)) == 0 ? nil : describe(errno)
     }
 }
 
@@ -139,15 +175,12 @@ struct PhaseFiles {
 
     let inputsPath: String
     let outputsPath: String
-    /// The borrowed inputs slot's path; nil for the shared empty inputs file.
-    let slot: String?
+    /// The borrowed inputs slot; nil for the shared empty inputs file.
+    let slot: InputsSlot?
 
-    /// Writes a file of ours: a new one, or (`replacing`) over a regular file already there,
-    /// never through a link. Returns an error text or nil.
-    static func write(_ bytes: [UInt8], to path: String, replacing: Bool) -> String? {
-        // O_NONBLOCK: a FIFO put there fails (ENXIO) instead of waiting for a reader.
-        let flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (replacing ? O_TRUNC : O_EXCL)
-        let fd = open(path, flags, 0o600)
+    /// Writes a new file. Returns an error text or nil.
+    static func write(_ bytes: [UInt8], to path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { return describe(errno) }
         defer { close(fd) }
         var offset = 0

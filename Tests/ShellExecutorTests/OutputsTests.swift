@@ -156,6 +156,8 @@ import Glibc
                 #"rm "$PLANTER_INPUTS"; ln -s "\#(dir.path)/target" "$PLANTER_INPUTS""#,
                 #"rm "$PLANTER_INPUTS"; mkfifo "$PLANTER_INPUTS""#,
                 #"echo '{"forged":1}' > "$PLANTER_INPUTS.new"; mv "$PLANTER_INPUTS.new" "$PLANTER_INPUTS""#,
+                #"ln "$PLANTER_INPUTS" "$PLANTER_INPUTS.kept""#,
+                #"chmod 0 "$PLANTER_INPUTS""#,
             ]
             for (index, script) in replaced.enumerated() {
                 #expect(attempt(script, ["up": ["n": .int(Int64(index))]]).result.status == .succeeded)
