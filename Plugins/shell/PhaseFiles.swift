@@ -109,14 +109,14 @@ final class PhaseFolder: Sendable {
         var writer = JSONWriter(capacity: 256)
         writer.write(.object(inputs))
         writer.bytes.append(0x0A)
-        let slot: InputsSlot
+        var slot: InputsSlot
         if let idle = idleSlots.withLock({ $0.popLast() }) {
             slot = idle
         } else {
             let path = directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
             guard fd >= 0 else { return .failure(PluginError("cannot create \(path): \(describe(errno))")) }
-            slot = InputsSlot(path: path, fd: fd)
+            slot = InputsSlot(path: path, fd: fd, size: 0)
         }
         if let error = slot.replaceContents(with: writer.bytes) {
             retire(slot)
@@ -130,10 +130,12 @@ final class PhaseFolder: Sendable {
         // A missing outputs file needs no unlink (the common case: one path lookup saved).
         if outputsExisted { unlink(files.outputsPath) }
         guard let slot = files.slot else { return }
-        // Still our file at its name? Removed or renamed over: 0 links; linked elsewhere: 2;
-        // and still readable by the next child (a chmod).
+        // Still our file at its name, as we left it? Removed or renamed over: 0 links; linked
+        // elsewhere: 2; a chmod would keep the next child from reading it; a write, from
+        // knowing its size.
         var info = stat()
-        if fstat(slot.fd, &info) == 0 && info.st_nlink == 1 && info.st_mode == S_IFREG | 0o600 {
+        if fstat(slot.fd, &info) == 0 && info.st_nlink == 1 && info.st_mode == S_IFREG | 0o600
+            && Int(info.st_size) == slot.size {
             idleSlots.withLock { $0.append(slot) }
         } else {
             retire(slot)
@@ -151,9 +153,12 @@ final class PhaseFolder: Sendable {
 struct InputsSlot: Sendable {
     let path: String
     let fd: Int32
+    /// The file's length as last written.
+    var size: Int
 
-    /// Writes `bytes` from offset 0 and cuts the file there. Returns an error text or nil.
-    func replaceContents(with bytes: [UInt8]) -> String? {
+    /// Writes `bytes` from offset 0 and cuts the file there (only when it was longer: one
+    /// system call less in the common case). Returns an error text or nil.
+    mutating func replaceContents(with bytes: [UInt8]) -> String? {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + offset, bytes.count - offset, off_t(offset)) }
@@ -163,7 +168,9 @@ struct InputsSlot: Sendable {
             }
             offset += written
         }
-        return ftruncate(fd, off_t(bytes.count)) == 0 ? nil : describe(errno)
+        if bytes.count < size && ftruncate(fd, off_t(bytes.count)) != 0 { return describe(errno) }
+        size = bytes.count
+        return nil
     }
 }
 

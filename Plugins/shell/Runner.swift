@@ -102,8 +102,8 @@ struct Runner {
                     break
                 }
                 if ready > 0 {
-                    if stdoutSlot >= 0 && fds[stdoutSlot].revents != 0 { readOnce(&stdoutFD, .stdout, buffer) }
-                    if stderrSlot >= 0 && fds[stderrSlot].revents != 0 { readOnce(&stderrFD, .stderr, buffer) }
+                    if stdoutSlot >= 0 { service(&stdoutFD, fds[stdoutSlot].revents, .stdout, buffer) }
+                    if stderrSlot >= 0 { service(&stderrFD, fds[stderrSlot].revents, .stderr, buffer) }
                 }
                 let now = ps_monotonic_ns()
                 if ending == .none {
@@ -157,6 +157,17 @@ struct Runner {
             timeout = timeout < 0 ? 20 : min(timeout, 20)
         }
         return Int32(clamping: timeout)
+    }
+
+    /// Data: one read per wake-up keeps both streams flowing in turn. Hang-up with nothing
+    /// left to read: every writer is gone, so close without the read that would say EOF.
+    private func service(_ fd: inout Int32, _ revents: Int16, _ stream: PluginStream, _ buffer: UnsafeMutableRawBufferPointer) {
+        if revents & Int16(POLLIN) != 0 {
+            readOnce(&fd, stream, buffer)
+        } else if revents != 0 {
+            close(fd)
+            fd = -1
+        }
     }
 
     /// One read per wake-up keeps both streams flowing in turn.

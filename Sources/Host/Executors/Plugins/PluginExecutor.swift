@@ -59,23 +59,28 @@ public final class PluginExecutor: Executor {
     }
 
     public func execute(_ request: ExecuteRequest, call: CallContext) -> ExecuteResult {
-        let requestBytes = request.encodedJSON()
-        if serialize {
-            return serial.withLock { _ in invoke(requestBytes, call: call) }
-        }
-        return invoke(requestBytes, call: call)
+        execute(terminated: request.encodedJSON(), call: call)
     }
 
     /// Runs one attempt from request JSON text as it is: planter-executor-host forwards the
     /// subprocess protocol's requests to the plugin unchanged, unknown keys included.
     public func execute(requestJSON: [UInt8], call: CallContext) -> ExecuteResult {
-        if serialize {
-            return serial.withLock { _ in invoke(requestJSON, call: call) }
-        }
-        return invoke(requestJSON, call: call)
+        execute(terminated: requestJSON, call: call)
     }
 
-    private func invoke(_ requestBytes: [UInt8], call: CallContext) -> ExecuteResult {
+    private func execute(terminated requestBytes: consuming [UInt8], call: CallContext) -> ExecuteResult {
+        // The request must also be NUL-terminated (the header promises both); appended in
+        // place when the caller handed over its only reference.
+        var bytes = requestBytes
+        let length = bytes.count
+        bytes.append(0)
+        if serialize {
+            return serial.withLock { _ in invoke(bytes, length: length, call: call) }
+        }
+        return invoke(bytes, length: length, call: call)
+    }
+
+    private func invoke(_ bytes: [UInt8], length: Int, call: CallContext) -> ExecuteResult {
         let context = Unmanaged.passUnretained(call)
         var callStruct = planter_call(
             abi_version: planterABIVersion,
@@ -100,13 +105,10 @@ public final class PluginExecutor: Executor {
                 return Unmanaged<CallContext>.fromOpaque(call.pointee.host_data).takeUnretainedValue().cancelFD()
             })
         let descriptor = plugin.descriptor.pointee
-        // The request must also be NUL-terminated (the header promises both).
-        var bytes = requestBytes
-        bytes.append(0)
         let resultPointer: UnsafeMutablePointer<CChar>? = bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in
                 withUnsafePointer(to: &callStruct) { callPointer in
-                    descriptor.execute(instance, chars.baseAddress, requestBytes.count, callPointer)
+                    descriptor.execute(instance, chars.baseAddress, length, callPointer)
                 }
             }
         }
