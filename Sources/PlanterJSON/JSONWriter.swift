@@ -151,7 +151,8 @@ extension JSON {
 /// RFC 6901 JSON pointers, built segment by segment as validation walks a document.
 public enum JSONPointer {
     public static func escape(_ segment: String) -> String {
-        guard segment.contains("~") || segment.contains("/") else { return segment }
+        // A byte scan: most segments need nothing, and iterating Characters is slow.
+        guard segment.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return segment }
         return segment.split(separator: "~", omittingEmptySubsequences: false).joined(separator: "~0")
             .split(separator: "/", omittingEmptySubsequences: false).joined(separator: "~1")
     }

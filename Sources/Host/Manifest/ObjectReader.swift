@@ -5,25 +5,26 @@ import PlanterJSON
 /// `x-` keys are extensions, kept verbatim; other unknown keys become warnings.
 struct ObjectReader {
     let path: String
-    private var fields: [String: (key: String, value: JSON)] = [:]
-    private var order: [String] = []
+    /// The fields by normalized name, in document order; taken ones are removed. A few per
+    /// object, so a linear search beats hashing.
+    private var fields: [(name: String, key: String, value: JSON)] = []
     private(set) var extensions = JSONObject()
 
     init(_ object: JSONObject, path: String, problems: inout Problems) {
         self.path = path
+        fields.reserveCapacity(object.count)
         for member in object {
             if member.key.hasPrefix("x-") || member.key.hasPrefix("X-") {
                 extensions.append(member.key, member.value)
                 continue
             }
             let name = ObjectReader.normalize(member.key)
-            if let earlier = fields[name] {
+            if let earlier = fields.first(where: { $0.name == name }) {
                 problems.error(JSONPointer.append(path, member.key),
                                "\"\(member.key)\" repeats \"\(earlier.key)\" in another spelling; give it once")
                 continue
             }
-            fields[name] = (member.key, member.value)
-            order.append(name)
+            fields.append((name, member.key, member.value))
         }
     }
 
@@ -41,14 +42,14 @@ struct ObjectReader {
 
     /// The value of a field (by its normalized name) and its pointer, consuming it.
     mutating func take(_ name: String) -> (value: JSON, path: String)? {
-        guard let field = fields.removeValue(forKey: name) else { return nil }
+        guard let index = fields.firstIndex(where: { $0.name == name }) else { return nil }
+        let field = fields.remove(at: index)
         return (field.value, JSONPointer.append(path, field.key))
     }
 
     /// Reports what nobody took as unknown: a warning, since newer protocol versions may add fields.
     mutating func finish(_ problems: inout Problems, known: String) {
-        for name in order {
-            guard let field = fields[name] else { continue }
+        for field in fields {
             problems.warning(JSONPointer.append(path, field.key),
                              "unknown field \"\(field.key)\" ignored (known here: \(known); extensions start with x-)")
         }
