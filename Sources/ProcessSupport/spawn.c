@@ -127,29 +127,10 @@ static int lift_fd(int fd, int floor) {
     return lifted;
 }
 
-/* Fresh pipes made after a spawn, while its child starts up, for the next
- * spawn to take: making them is then off the path from one phase's end to the
- * next one's start. Never given to any child before; close-on-exec, so no
- * other spawn inherits them. At most SPARE_PIPES are kept (a few fds for the
- * life of the process). */
-#define SPARE_PIPES 6
-static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static int spare_pipes[SPARE_PIPES][2];
-static int spare_count = 0;
-
 /* Both ends close-on-exec, so a concurrent spawn on another thread never
  * inherits them; the child gets its ends through dup2, which clears the flag. */
 static int make_pipe(int fds[2], int floor) {
-    int taken = 0;
-    pthread_mutex_lock(&spare_lock);
-    if (spare_count > 0) {
-        spare_count--;
-        fds[0] = spare_pipes[spare_count][0];
-        fds[1] = spare_pipes[spare_count][1];
-        taken = 1;
-    }
-    pthread_mutex_unlock(&spare_lock);
-    if (!taken && pipe2(fds, O_CLOEXEC) != 0) return errno;
+    if (pipe2(fds, O_CLOEXEC) != 0) return errno;
     fds[0] = lift_fd(fds[0], floor);
     fds[1] = lift_fd(fds[1], floor);
     if (fds[0] < 0 || fds[1] < 0) {
@@ -160,27 +141,6 @@ static int make_pipe(int fds[2], int floor) {
         return err;
     }
     return 0;
-}
-
-/* Tops the spare pipes up by `count` (as many as the last spawn used). */
-static void replenish_pipes(int count) {
-    for (int i = 0; i < count; i++) {
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) != 0) return;
-        pthread_mutex_lock(&spare_lock);
-        int kept = spare_count < SPARE_PIPES;
-        if (kept) {
-            spare_pipes[spare_count][0] = fds[0];
-            spare_pipes[spare_count][1] = fds[1];
-            spare_count++;
-        }
-        pthread_mutex_unlock(&spare_lock);
-        if (!kept) {
-            close(fds[0]);
-            close(fds[1]);
-            return;
-        }
-    }
 }
 
 /* One read-only /dev/null for every child's stdin, opened on first use. */
@@ -326,8 +286,6 @@ done:
         close_quietly(err_pipe[0]);
         return err;
     }
-    /* The child is starting up now: make the next spawn's pipes meanwhile. */
-    replenish_pipes((in_pipe[1] >= 0) + 1 + (err_pipe[0] >= 0));
     /* Non-blocking reads let the caller drain a pipe that a grandchild still
      * holds open without getting stuck once it is empty. */
     fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);

@@ -52,9 +52,8 @@ typedef struct ps_child {
     int pidfd;       /* with PS_SPAWN_PIDFD: readable once the child has exited; else -1 */
 } ps_child;
 
-/* Spawning keeps a few fresh close-on-exec pipes in reserve (made while the
- * last child starts up, taken by the next spawn) and one /dev/null: about a
- * dozen descriptors for the life of the process. */
+/* Spawning opens one /dev/null (close-on-exec) on first use and keeps it for
+ * every child's stdin: no path lookup between clone and exec. */
 
 /* Starts a process in a new process group with fds 0-2 set up as described
  * above and every other descriptor closed, default signal dispositions and an
