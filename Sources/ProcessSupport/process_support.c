@@ -3,10 +3,12 @@
 #define _GNU_SOURCE
 #include "process_support.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +35,51 @@ int ps_kill_group(pid_t pgid, int sig) {
     if (pgid <= 1) return EINVAL;  /* never kill(-1) or kill(0): that is everyone / ourselves */
     if (kill(-pgid, sig) == 0 || errno == ESRCH) return 0;
     return errno;
+}
+
+/* Reads the pgrp and session of /proc/PID/stat ("pid (comm) S ppid pgrp session ..."):
+ * the fields after the last ')', since comm may hold spaces and parentheses. */
+static int read_stat_ids(const char *pid_name, pid_t *pgrp, pid_t *session) {
+    char path[64], text[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    text[n] = '\0';
+    char *paren = strrchr(text, ')');
+    if (paren == NULL) return -1;
+    char state;
+    int ppid, group, sid;
+    if (sscanf(paren + 1, " %c %d %d %d", &state, &ppid, &group, &sid) != 4) return -1;
+    *pgrp = group;
+    *session = sid;
+    return 0;
+}
+
+int ps_kill_session(pid_t sid, int sig) {
+    if (sid <= 1 || sid == getsid(0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int signalled = 0;
+    /* Twice: a process may have made a new group while the first pass ran. */
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *proc = opendir("/proc");
+        if (proc == NULL) return -1;
+        struct dirent *entry;
+        while ((entry = readdir(proc)) != NULL) {
+            if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+            pid_t group, session;
+            if (read_stat_ids(entry->d_name, &group, &session) != 0 || session != sid) continue;
+            pid_t pid = (pid_t)atoi(entry->d_name);
+            if (group > 1) kill(-group, sig);
+            if (kill(pid, sig) == 0 && pass == 0) signalled++;
+        }
+        closedir(proc);
+    }
+    return signalled;
 }
 
 int ps_wait(pid_t pid, int no_hang, ps_exit_status *status) {

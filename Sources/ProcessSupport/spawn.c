@@ -62,6 +62,7 @@ typedef struct spawn_plan {
     const int *extra_fds;
     int extra_count;
     int close_from;
+    int new_session;
     volatile int error;  /* written by the child when it cannot exec */
 } spawn_plan;
 
@@ -76,8 +77,9 @@ static void close_quietly(int fd) {
 static int child_main(void *arg) {
     spawn_plan *plan = arg;
 
-    /* pgid 0 = a new group led by the child: the unit we kill. */
-    if (setpgid(0, 0) != 0) goto fail;
+    /* A new group led by the child: the unit we kill. setsid makes one too,
+     * inside a new session. */
+    if (plan->new_session ? setsid() < 0 : setpgid(0, 0) != 0) goto fail;
 
     /* Default dispositions: ignored ones (SIGPIPE above all) would survive
      * exec, and caught ones must not run in a child that shares our memory.
@@ -268,6 +270,7 @@ int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int
         .extra_fds = copies,
         .extra_count = extra_count,
         .close_from = floor,
+        .new_session = (flags & PS_SPAWN_NEW_SESSION) != 0,
         .error = 0,
     };
     pid_t pid = -1;

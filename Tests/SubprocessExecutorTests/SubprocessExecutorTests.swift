@@ -387,6 +387,36 @@ const planter_executor_plugin *planter_executor_entry(uint32_t host_abi_version)
         (binding.executor as? SubprocessExecutor)?.shutdown()
     }
 
+    @Test func whatAPhaseStartedDiesWithACrashedExecutorHost() throws {
+        // The shell plugin runs each phase in a process group of its own; when the executor host
+        // dies (kill -9 here), the host kills every group of the host's session before reaping it.
+        let scratch = try Scratch()
+        let registry = try Self.isolatedRegistry(plugin: try Paths.product("libplanter-shell.so"))
+        let executor = try registry.resolve(labels: ["executor": "iso"]).get().executor
+        defer { (executor as? SubprocessExecutor)?.shutdown() }
+        let dir = scratch.path
+        after(.milliseconds(50)) {
+            for _ in 0..<500 {
+                if let text = try? String(contentsOfFile: dir + "/sleep.pid", encoding: .utf8), !text.isEmpty,
+                    let host = (try? String(contentsOfFile: dir + "/host.pid", encoding: .utf8)).flatMap({ Int32($0.filter(\.isNumber)) }) {
+                    kill(host, SIGKILL)
+                    return
+                }
+                usleep(10_000)
+            }
+        }
+        let start = ContinuousClock.now
+        let result = executor.execute(
+            request(["script": .string("echo $PPID > \(dir)/host.pid; sleep 300 & echo $! > \(dir)/sleep.tmp; mv \(dir)/sleep.tmp \(dir)/sleep.pid; wait")]),
+            call: CallContext())
+        #expect(result.status == .failed, "\(result)")
+        #expect(result.message.contains("exited on signal 9"), "\(result.message)")
+        #expect(elapsed(since: start) < .seconds(10))
+        let sleeper = try #require(scratch.read("sleep.pid").flatMap { Int32($0.filter(\.isNumber)) })
+        #expect(isGone(sleeper), "sleep \(sleeper) outlived the executor host")
+        kill(sleeper, SIGKILL)
+    }
+
     static func buildCrashingPlugin(in scratch: Scratch) throws -> String {
         let source = try scratch.write("crashy.c", crashingPluginSource)
         let library = scratch.path + "/libplanter-crashy.so"

@@ -35,6 +35,11 @@ extern "C" {
  * it), made by clone itself, so no ps_pidfd_open is needed. -1 on kernels
  * before 5.2. Without the flag, pidfd is always -1. */
 #define PS_SPAWN_PIDFD 0x8u
+/* The child leads a new SESSION (setsid) as well as its own process group:
+ * for long-lived helpers (executor processes) whose own children make process
+ * groups of their own. ps_kill_session then reaches all of them, even after
+ * the helper died and they were reparented. */
+#define PS_SPAWN_NEW_SESSION 0x10u
 
 typedef struct ps_spawn_options {
     const char *const *argv;   /* NULL-terminated; argv[0] is the program */
@@ -69,6 +74,13 @@ int ps_pidfd_open(pid_t pid);
 /* Sends `sig` to every process in group `pgid`. Returns 0 or an errno value;
  * ESRCH (the group is empty) is reported as 0. */
 int ps_kill_group(pid_t pgid, int sig);
+
+/* Sends `sig` to every process group of session `sid` (found in /proc) and
+ * to every process in it: what a dead session leader left behind. Call it
+ * before reaping the leader, so the sid cannot be reused meanwhile. Returns
+ * how many processes were signalled, or -1 with errno when /proc is
+ * unreadable. Never signals this process's own session. */
+int ps_kill_session(pid_t sid, int sig);
 
 typedef struct ps_exit_status {
     int exit_code;   /* the process's exit code; -1 if killed by a signal */

@@ -386,15 +386,18 @@ final class ExecutorProcess: @unchecked Sendable {
         }
     }
 
-    /// The process has exited: read what it wrote last, kill what it left in its group, reap it,
+    /// The process has exited: read what it wrote last, kill what it left behind, reap it,
     /// and fail whatever is still in flight.
     func finish(_ buffer: UnsafeMutableRawBufferPointer) {
         drain(&stdoutFD, buffer) { stdoutBuffer.append(contentsOf: $0) }
         processStdoutLines(final: true)
         drain(&stderrFD, buffer) { stderrBuffer.append(contentsOf: $0) }
         processStderrLines(final: true)
-        // The leader is a zombie, so its pid (our pgid) cannot be reused yet.
+        // The leader is a zombie, so its pid (our pgid and sid) cannot be reused yet. Its group,
+        // and every group its children made in its session (a plugin's phases, each a group of
+        // its own: after a crash nobody else would stop them).
         _ = ps_kill_group(pid, SIGKILL)
+        _ = ps_kill_session(pid, SIGKILL)
         var status = ps_exit_status()
         let reaped = ps_wait(pid, 0, &status) == 1
         closeStdin()

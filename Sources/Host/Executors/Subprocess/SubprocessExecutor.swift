@@ -260,7 +260,7 @@ func spawnProcess(argv: [String], environment: [String: String]) -> Result<ps_ch
     return withOptionalCString(searchPath) { searchC in
         var options = ps_spawn_options(
             argv: UnsafePointer(argvC), envp: UnsafePointer(envC), workdir: nil, search_path: searchC,
-            flags: UInt32(PS_SPAWN_SEARCH_PATH | PS_SPAWN_STDIN_PIPE | PS_SPAWN_PIDFD))
+            flags: UInt32(PS_SPAWN_SEARCH_PATH | PS_SPAWN_STDIN_PIPE | PS_SPAWN_PIDFD | PS_SPAWN_NEW_SESSION))
         var child = ps_child()
         let error = ps_spawn(&options, &child)
         return error == 0 ? .success(child) : .failure(SpawnErrno(code: error))
