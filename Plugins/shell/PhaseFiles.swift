@@ -38,30 +38,39 @@ final class PhaseFolder: Sendable {
 
     /// Folder names carry the pid of the process that made them and hold a locked `.lock`
     /// file, so one that a killed host left behind can be recognised and removed by the next.
+    /// A folder is set up under a staging name (which the clean-up leaves alone while it is
+    /// young) and renamed once it holds its lock: no live folder is ever visible unlocked.
     static let namePrefix = "planter-shell-"
+    static let stagingPrefix = ".planter-shell-new-"
     static let lockName = ".lock"
 
     static func make(tempRoot: String) -> Result<PhaseFolder, PluginError> {
         removeAbandoned(in: tempRoot)
-        var template = Array((tempRoot + "/" + namePrefix + String(getpid()) + "-XXXXXX").utf8CString)
+        let owner = String(getpid()) + "-"
+        var template = Array((tempRoot + "/" + stagingPrefix + owner + "XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let made else {
             return .failure(PluginError("cannot create a folder for PLANTER_INPUTS/PLANTER_OUTPUTS in \(tempRoot): "
                 + describe(errno)))
         }
-        let directory = String(cString: made)
-        let lockFD = open(directory + "/" + lockName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let staging = String(cString: made)
+        let directory = tempRoot + "/" + namePrefix + owner + String(staging.suffix(6))
+        func fail(_ message: String, lock: Int32 = -1) -> Result<PhaseFolder, PluginError> {
+            if lock >= 0 { close(lock) }
+            removeTree(staging)
+            return .failure(PluginError(message))
+        }
+        let lockFD = open(staging + "/" + lockName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            let error = describe(errno)
-            if lockFD >= 0 { close(lockFD) }
-            removeTree(directory)
-            return .failure(PluginError("cannot lock \(directory)/\(lockName): \(error)"))
+            return fail("cannot lock \(staging)/\(lockName): \(describe(errno))", lock: lockFD)
         }
-        let folder = PhaseFolder(directory: directory, lockFD: lockFD)
-        if let error = PhaseFiles.write(Array("{}\n".utf8), to: folder.noInputsPath) {
-            return .failure(PluginError("cannot write \(folder.noInputsPath): \(error)"))
+        if let error = PhaseFiles.write(Array("{}\n".utf8), to: staging + "/none.inputs.json") {
+            return fail("cannot write \(staging)/none.inputs.json: \(error)", lock: lockFD)
         }
-        return .success(folder)
+        guard rename(staging, directory) == 0 else {
+            return fail("cannot rename \(staging) to \(directory): \(describe(errno))", lock: lockFD)
+        }
+        return .success(PhaseFolder(directory: directory, lockFD: lockFD))
     }
 
     deinit {
@@ -71,31 +80,40 @@ final class PhaseFolder: Sendable {
     }
 
     /// Removes folders a dead host left: ours (same user), named after a pid that no longer
-    /// runs here, whose `.lock` nobody holds (a live host in another pid namespace sharing
-    /// the folder holds it).
+    /// runs here, and either without a lock nobody holds (a live host in another pid namespace
+    /// sharing the folder holds it) or, while being set up, older than a minute.
     private static func removeAbandoned(in tempRoot: String) {
         guard let dir = opendir(tempRoot) else { return }
-        var candidates: [String] = []
+        var candidates: [(path: String, staging: Bool)] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
             }
-            guard name.hasPrefix(namePrefix) else { continue }
-            let rest = name.dropFirst(namePrefix.count)
+            let staging = name.hasPrefix(stagingPrefix)
+            guard staging || name.hasPrefix(namePrefix) else { continue }
+            let rest = name.dropFirst(staging ? stagingPrefix.count : namePrefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0, pid != getpid(),
                 kill(pid, 0) != 0 && errno == ESRCH
             else { continue }
-            candidates.append(tempRoot + "/" + name)
+            candidates.append((tempRoot + "/" + name, staging))
         }
         closedir(dir)
-        for path in candidates {
+        for candidate in candidates {
             var info = stat()
             // Only our own real folders: never follow a link, never touch another user's.
-            guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() else { continue }
-            let lock = open(path + "/" + lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-            guard lock >= 0 else { continue }
-            if flock(lock, LOCK_EX | LOCK_NB) == 0 { removeTree(path) }
-            close(lock)
+            guard lstat(candidate.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid()
+            else { continue }
+            if candidate.staging {
+                if time(nil) - info.st_mtim.tv_sec > 60 { removeTree(candidate.path) }
+                continue
+            }
+            let lock = open(candidate.path + "/" + lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            if lock < 0 {
+                removeTree(candidate.path)  // never locked: made before folders had locks
+            } else {
+                if flock(lock, LOCK_EX | LOCK_NB) == 0 { removeTree(candidate.path) }
+                close(lock)
+            }
         }
     }
 
@@ -156,8 +174,8 @@ struct InputsSlot: Sendable {
     /// The file's length as last written.
     var size: Int
 
-    /// Writes `bytes` from offset 0 and cuts the file there (only when it was longer: one
-    /// system call less in the common case). Returns an error text or nil.
+    /// Writes `bytes` from offset 0 and cuts the file there (always: a process that escaped
+    /// its group may have made it longer since). Returns an error text or nil.
     mutating func replaceContents(with bytes: [UInt8]) -> String? {
         var offset = 0
         while offset < bytes.count {
@@ -168,7 +186,7 @@ struct InputsSlot: Sendable {
             }
             offset += written
         }
-        if bytes.count < size && ftruncate(fd, off_t(bytes.count)) != 0 { return describe(errno) }
+        if ftruncate(fd, off_t(bytes.count)) != 0 { return describe(errno) }
         size = bytes.count
         return nil
     }

@@ -159,15 +159,10 @@ struct Runner {
         return Int32(clamping: timeout)
     }
 
-    /// Data: one read per wake-up keeps both streams flowing in turn. Hang-up with nothing
-    /// left to read: every writer is gone, so close without the read that would say EOF.
+    /// Any event means a read: a hang-up can be reported without POLLIN while the last chunk
+    /// is still in the pipe (poll looks at the data before it looks at the writers).
     private func service(_ fd: inout Int32, _ revents: Int16, _ stream: PluginStream, _ buffer: UnsafeMutableRawBufferPointer) {
-        if revents & Int16(POLLIN) != 0 {
-            readOnce(&fd, stream, buffer)
-        } else if revents != 0 {
-            close(fd)
-            fd = -1
-        }
+        if revents != 0 { readOnce(&fd, stream, buffer) }
     }
 
     /// One read per wake-up keeps both streams flowing in turn.

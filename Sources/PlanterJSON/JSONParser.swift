@@ -107,6 +107,9 @@ private struct Reader {
         if depth > JSONParser.maximumDepth { throw error("nesting deeper than \(JSONParser.maximumDepth) levels") }
         position += 1  // {
         var members: [JSONObject.Member] = []
+        // Duplicate keys are looked up by scan while an object is small, by hash once it is
+        // not: an object with 100,000 keys must not cost 5 billion comparisons.
+        var positions: [String: Int]? = nil
         skipWhitespace()
         if position < bytes.count && bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -125,10 +128,15 @@ private struct Reader {
             position += 1
             skipWhitespace()
             let value = try parseValue(depth: depth)
-            if let existing = members.firstIndex(where: { $0.key == key }) {
+            let existing = positions.map { $0[key] } ?? members.firstIndex(where: { $0.key == key })
+            if let existing {
                 members[existing].value = value  // last one wins, as in most parsers
             } else {
+                positions?[key] = members.count
                 members.append(JSONObject.Member(key: key, value: value))
+                if positions == nil && members.count > 16 {
+                    positions = Dictionary(uniqueKeysWithValues: members.enumerated().map { ($1.key, $0) })
+                }
             }
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input, expected ',' or '}'") }

@@ -153,8 +153,17 @@ public enum JSONPointer {
     public static func escape(_ segment: String) -> String {
         // A byte scan: most segments need nothing, and iterating Characters is slow.
         guard segment.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return segment }
-        return segment.split(separator: "~", omittingEmptySubsequences: false).joined(separator: "~0")
-            .split(separator: "/", omittingEmptySubsequences: false).joined(separator: "~1")
+        // By byte, not by Character: a "~" or "/" followed by a combining mark is still one.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(segment.utf8.count + 4)
+        for byte in segment.utf8 {
+            switch byte {
+            case UInt8(ascii: "~"): bytes.append(contentsOf: [UInt8(ascii: "~"), UInt8(ascii: "0")])
+            case UInt8(ascii: "/"): bytes.append(contentsOf: [UInt8(ascii: "~"), UInt8(ascii: "1")])
+            default: bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func append(_ pointer: String, _ segment: String) -> String { pointer + "/" + escape(segment) }

@@ -63,6 +63,16 @@ int ps_kill_session(pid_t sid, int sig) {
         errno = EINVAL;
         return -1;
     }
+    /* A /proc of another pid namespace would name other processes: refuse it. */
+    char self[32];
+    ssize_t length = readlink("/proc/self", self, sizeof self - 1);
+    if (length <= 0) return -1;
+    self[length] = '\0';
+    if (atoi(self) != getpid()) {
+        errno = EXDEV;
+        return -1;
+    }
+    const pid_t own_pid = getpid(), own_group = getpgrp();
     int signalled = 0;
     /* Twice: a process may have made a new group while the first pass ran. */
     for (int pass = 0; pass < 2; pass++) {
@@ -74,6 +84,7 @@ int ps_kill_session(pid_t sid, int sig) {
             pid_t group, session;
             if (read_stat_ids(entry->d_name, &group, &session) != 0 || session != sid) continue;
             pid_t pid = (pid_t)atoi(entry->d_name);
+            if (pid == own_pid || group == own_group) continue;
             if (group > 1) kill(-group, sig);
             if (kill(pid, sig) == 0 && pass == 0) signalled++;
         }

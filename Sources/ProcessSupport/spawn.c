@@ -145,10 +145,20 @@ static int make_pipe(int fds[2], int floor) {
     return 0;
 }
 
-/* One read-only /dev/null for every child's stdin, opened on first use. */
-static pthread_once_t null_once = PTHREAD_ONCE_INIT;
+/* One read-only /dev/null for every child's stdin, opened on first use (and
+ * tried again by the next spawn if that failed, say on EMFILE). */
+static pthread_mutex_t null_lock = PTHREAD_MUTEX_INITIALIZER;
 static int null_fd = -1;
-static void open_null(void) { null_fd = lift_fd(open("/dev/null", O_RDONLY | O_CLOEXEC), 3); }
+
+static int shared_null(void) {
+    pthread_mutex_lock(&null_lock);
+    if (null_fd < 0) null_fd = lift_fd(open("/dev/null", O_RDONLY | O_CLOEXEC), 3);
+    int fd = null_fd;
+    int err = errno;
+    pthread_mutex_unlock(&null_lock);
+    errno = err;
+    return fd;
+}
 
 /* execvp-style lookup in an explicit PATH (the child's, which may differ from
  * ours). Returns 0 with the program in `out`, or ENOENT/EACCES. */
@@ -251,12 +261,10 @@ int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int
     if ((flags & PS_SPAWN_STDIN_PIPE) && (err = make_pipe(in_pipe, floor)) != 0) goto done;
     if ((err = make_pipe(out_pipe, floor)) != 0) goto done;
     if (!(flags & PS_SPAWN_MERGE_STDERR) && (err = make_pipe(err_pipe, floor)) != 0) goto done;
-    if (in_pipe[0] < 0) {
-        pthread_once(&null_once, open_null);
-        if (null_fd < 0) {
-            err = errno ? errno : EMFILE;
-            goto done;
-        }
+    int stdin_fd = in_pipe[0];
+    if (stdin_fd < 0 && (stdin_fd = shared_null()) < 0) {
+        err = errno ? errno : EMFILE;
+        goto done;
     }
 
     spawn_plan plan = {
@@ -264,7 +272,7 @@ int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int
         .argv = (char *const *)options->argv,
         .envp = options->envp != NULL ? (char *const *)options->envp : environ,
         .workdir = options->workdir,
-        .stdin_fd = in_pipe[0] >= 0 ? in_pipe[0] : null_fd,
+        .stdin_fd = stdin_fd,
         .stdout_fd = out_pipe[1],
         .stderr_fd = err_pipe[1] >= 0 ? err_pipe[1] : out_pipe[1],
         .extra_fds = copies,

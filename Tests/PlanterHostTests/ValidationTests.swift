@@ -100,6 +100,18 @@ import Testing
         expectProblem(#"[{"kind":"Phase","id":"a","spec":{"waitFor":{},"wait_for":{}}}]"#, #"/0/spec/wait_for: "wait_for" repeats "waitFor""#)
     }
 
+    @Test func largeSpecsAreReadTheSameWay() {
+        // Past 16 fields the reader looks names up by hash: same spellings, same messages.
+        let unknown = (0..<20).map { "\"u\($0)\":1" }.joined(separator: ",")
+        let found = problems(#"[{"kind":"Phase","id":"a","spec":{"#
+            + unknown + #","waitFor":{"phases":[]},"wait_for":{},"retry":{"max_attempts":"x"}}}]"#)
+        let text = found.map(\.description)
+        #expect(text.contains { $0.hasPrefix(#"/0/spec/wait_for: "wait_for" repeats "waitFor""#) }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("/0/spec/retry/max_attempts:") }, "\(text)")
+        #expect(found.filter { $0.severity == .warning && $0.description.contains("unknown field") }.count == 20, "\(text)")
+        #expect(text.contains { $0.hasPrefix("/0/spec/u19: unknown field \"u19\"") }, "\(text)")
+    }
+
     @Test func everyProblemIsReportedAtOnce() {
         let found = problems("""
         [{"kind":"Task","id":""},{"kind":"Phase","id":"b","spec":{"retry":{"maxAttempts":0},"waitFor":{"phases":["zzz"]},

@@ -45,5 +45,22 @@ import Testing
     @Test func pointersEscapeSlashAndTilde() {
         #expect(JSONPointer.append("/a", "b/c~d") == "/a/b~1c~0d")
         #expect(JSONPointer.append("", 3) == "/3")
+        // A combining mark after "/" or "~" makes one Character with it; the byte still escapes.
+        #expect(JSONPointer.escape("a/\u{301}b~\u{301}") == "a~1\u{301}b~0\u{301}")
+    }
+
+    @Test func largeObjectsParseInLinearTimeAndTheLastDuplicateWins() throws {
+        // 100,000 keys: a scan per key for duplicates would take minutes.
+        var text = "{"
+        for index in 0..<100_000 { text += "\"k\(index)\":\(index)," }
+        text += "\"k17\":\"again\",\"k5\":\"again\"}"
+        let start = ContinuousClock.now
+        let object = try #require(try JSONParser.parse(text).objectValue)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(object.count == 100_000)
+        #expect(object["k17"] == "again")
+        #expect(object["k5"] == "again")
+        #expect(object["k99999"] == 99_999)
+        #expect(object.members[17].key == "k17", "a duplicate keeps its first place")
     }
 }

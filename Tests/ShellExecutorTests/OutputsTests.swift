@@ -124,19 +124,39 @@ import Glibc
             #expect(creat(folder + "/.lock", 0o600) >= 0)
             #expect(creat(folder + "/none.inputs.json", 0o600) >= 0)
         }
+        let unlocked = dir.path + "/planter-shell-\(deadPid)-nolock"  // from before folders had locks
+        let oldStaging = dir.path + "/.planter-shell-new-\(deadPid)-crash1"  // its host died setting it up
+        let youngStaging = dir.path + "/.planter-shell-new-\(deadPid)-young1"  // maybe being set up elsewhere
+        for folder in [unlocked, oldStaging, youngStaging] {
+            #expect(mkdir(folder, 0o700) == 0)
+            #expect(creat(folder + "/none.inputs.json", 0o600) >= 0)
+        }
+        var twoMinutesAgo = [timeval(tv_sec: time(nil) - 120, tv_usec: 0), timeval(tv_sec: time(nil) - 120, tv_usec: 0)]
+        #expect(utimes(oldStaging, &twoMinutesAgo) == 0)
         let holder = open(locked + "/.lock", O_RDWR)
         #expect(flock(holder, LOCK_EX) == 0)
+        var made = ""
         do {
-            _ = try Fixture.executor(config: ["killGraceMs": 200, "tempDir": .string(dir.path)])
+            let executor = try Fixture.executor(config: ["killGraceMs": 200, "tempDir": .string(dir.path)])
+            let run = executor.execute(Fixture.request(["script": "dirname \"$PLANTER_OUTPUTS\""]), call: CallContext())
+            #expect(run.status == .succeeded)
+            made = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?
+                .first { $0.hasPrefix("planter-shell-\(getpid())-") } ?? ""
         }
         close(holder)
-        #expect(access(dead, F_OK) != 0, "\(dead) was left behind")
-        for kept in [locked, alive, other] {
+        // The new folder had its final name, its lock and no staging leftover.
+        #expect(made.count == "planter-shell-\(getpid())-".count + 6, "\(made)")
+        for gone in [dead, unlocked, oldStaging] {
+            #expect(access(gone, F_OK) != 0, "\(gone) was left behind")
+        }
+        for kept in [locked, alive, other, youngStaging] {
             #expect(access(kept + "/none.inputs.json", F_OK) == 0, "\(kept) was removed")
             unlink(kept + "/none.inputs.json")
             unlink(kept + "/.lock")
             rmdir(kept)
         }
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        #expect(left.isEmpty, "\(left)")
     }
 
     @Test func aPhaseThatReplacesItsInputsFileDoesNotDisturbTheNext() throws {

@@ -5,27 +5,36 @@ import PlanterJSON
 /// `x-` keys are extensions, kept verbatim; other unknown keys become warnings.
 struct ObjectReader {
     let path: String
-    /// The fields by normalized name, in document order; taken ones are removed. A few per
-    /// object, so a linear search beats hashing.
-    private var fields: [(name: String, key: String, value: JSON)] = []
+    /// The fields by normalized name, in document order. A few per object, so a linear search
+    /// beats hashing; an index by name is built only for a large object (an API client may send
+    /// one with 100,000 keys).
+    private var fields: [(name: String, key: String, value: JSON, taken: Bool)] = []
+    private var positions: [String: Int]? = nil
     private(set) var extensions = JSONObject()
 
     init(_ object: JSONObject, path: String, problems: inout Problems) {
         self.path = path
         fields.reserveCapacity(object.count)
+        if object.count > 16 { positions = [:] }
         for member in object {
             if member.key.hasPrefix("x-") || member.key.hasPrefix("X-") {
                 extensions.append(member.key, member.value)
                 continue
             }
             let name = ObjectReader.normalize(member.key)
-            if let earlier = fields.first(where: { $0.name == name }) {
+            if let earlier = position(of: name) {
                 problems.error(JSONPointer.append(path, member.key),
-                               "\"\(member.key)\" repeats \"\(earlier.key)\" in another spelling; give it once")
+                               "\"\(member.key)\" repeats \"\(fields[earlier].key)\" in another spelling; give it once")
                 continue
             }
-            fields.append((name, member.key, member.value))
+            positions?[name] = fields.count
+            fields.append((name, member.key, member.value, false))
         }
+    }
+
+    private func position(of name: String) -> Int? {
+        if let positions { return positions[name] }
+        return fields.firstIndex { $0.name == name }
     }
 
     static func normalize(_ key: String) -> String {
@@ -42,18 +51,19 @@ struct ObjectReader {
 
     /// The value of a field (by its normalized name) and its pointer, consuming it.
     mutating func take(_ name: String) -> (value: JSON, path: String)? {
-        guard let index = fields.firstIndex(where: { $0.name == name }) else { return nil }
-        let field = fields.remove(at: index)
-        return (field.value, JSONPointer.append(path, field.key))
+        guard let index = position(of: name), !fields[index].taken else { return nil }
+        fields[index].taken = true
+        return (fields[index].value, JSONPointer.append(path, fields[index].key))
     }
 
     /// Reports what nobody took as unknown: a warning, since newer protocol versions may add fields.
     mutating func finish(_ problems: inout Problems, known: String) {
-        for field in fields {
+        for field in fields where !field.taken {
             problems.warning(JSONPointer.append(path, field.key),
                              "unknown field \"\(field.key)\" ignored (known here: \(known); extensions start with x-)")
         }
         fields.removeAll()
+        positions = nil
     }
 }
 

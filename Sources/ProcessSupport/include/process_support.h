@@ -79,7 +79,8 @@ int ps_kill_group(pid_t pgid, int sig);
  * to every process in it: what a dead session leader left behind. Call it
  * before reaping the leader, so the sid cannot be reused meanwhile. Returns
  * how many processes were signalled, or -1 with errno when /proc is
- * unreadable. Never signals this process's own session. */
+ * unreadable or shows another pid namespace. Never signals this process's
+ * own session, group or self. */
 int ps_kill_session(pid_t sid, int sig);
 
 typedef struct ps_exit_status {
