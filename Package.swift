@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "PlanterJSON", path: "Sources/PlanterJSON"),
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
-        .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON"], path: "Sources/ExecutorKit"),
+        .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
         .target(
             name: "PlanterHost",
             dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport", .product(name: "Yams", package: "Yams")],
@@ -114,7 +114,7 @@ let package = Package(
             "PlanterServer", "PlanterHost", "PlanterJSON",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
-        tests("SubprocessExecutorTests", ["PlanterHost", "PlanterJSON"]),
+        tests("SubprocessExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("PythonExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("HTTPExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),

@@ -75,7 +75,7 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         if let value = present("cpus") { defaults.limits.cpus = try parseCPUs(value, field: "config.cpus") }
         if let value = present("pids") { defaults.limits.pids = try parsePids(value, field: "config.pids") }
         self.defaults = defaults
-        env = try present("env").map { try parseEnv($0, field: "config.env") } ?? []
+        env = try present("env").map { try EnvironmentVariables.parse($0, field: "config.env") } ?? []
 
         var maxOutputs = 1 << 20
         if let value = present("maxOutputsBytes") {
@@ -96,7 +96,7 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         case .success(let parsed): job = parsed
         case .failure(let error): return .invalid(error.message)
         }
-        for (name, value) in request.secrets where !isValidName(name) || value.utf8.contains(0) {
+        for (name, value) in request.secrets where !EnvironmentVariables.isValidName(name) || value.utf8.contains(0) {
             return .invalid("secret \(name) cannot be passed as an environment variable")
         }
         let name = Self.containerName(request)
@@ -222,19 +222,19 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         if let status = outcome.status {
             if status.signal != 0 {
                 exitCode = 128 + Int(status.signal)
-                summary = "\(runtime.rawValue) killed by signal " + signalName(status.signal)
+                summary = "\(runtime.rawValue) killed by signal " + SystemText.signal(status.signal)
             } else {
                 let code = Int(status.exit_code)
                 exitCode = code
                 // The runtime reports a container process killed by signal S as 128 + S.
-                summary = code > 128 && code < 128 + 65 ? "killed by signal " + signalName(Int32(code - 128)) : "exit \(code)"
+                summary = code > 128 && code < 128 + 65 ? "killed by signal " + SystemText.signal(Int32(code - 128)) : "exit \(code)"
             }
         }
         switch outcome.ending {
         case .cancelled:
             return .cancelled("cancelled (container killed, \(summary))", exitCode: exitCode)
         case .timedOut:
-            return .failed("timed out after \(formatMs(timeoutMs ?? 0)) (container killed, \(summary))", exitCode: exitCode)
+            return .failed("timed out after \(SystemText.milliseconds(timeoutMs ?? 0)) (container killed, \(summary))", exitCode: exitCode)
         case .none:
             if exitCode == 0 { return .succeeded("exit 0", exitCode: 0) }
             // A runtime that could not start the container says why on stderr.

@@ -10,27 +10,27 @@ enum Files {
     static func makeTempDir(in parent: String, prefix: String) -> Result<String, PluginError> {
         var template = Array((parent + "/" + prefix + "XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            return .failure(PluginError("cannot create a directory in \(parent): \(describe(errno))"))
+            return .failure(PluginError("cannot create a directory in \(parent): \(SystemText.error(errno))"))
         }
         return .success(String(cString: made))
     }
 
     static func makeDir(_ path: String, mode: mode_t = 0o755) -> String? {
         if mkdir(path, mode) == 0 || errno == EEXIST { return nil }
-        return "cannot create \(path): \(describe(errno))"
+        return "cannot create \(path): \(SystemText.error(errno))"
     }
 
     /// Writes `bytes` to a new file; nil or the error.
     static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) -> String? {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { return "cannot write \(path): \(describe(errno))" }
+        guard fd >= 0 else { return "cannot write \(path): \(SystemText.error(errno))" }
         defer { close(fd) }
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                return "cannot write \(path): \(describe(errno))"
+                return "cannot write \(path): \(SystemText.error(errno))"
             }
             offset += n
         }
@@ -47,7 +47,7 @@ enum Files {
     static func read(_ path: String, limit: Int) -> Result<[UInt8], ReadError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
-            return .failure(errno == ENOENT ? .missing : .failed("cannot read \(path): \(describe(errno))"))
+            return .failure(errno == ENOENT ? .missing : .failed("cannot read \(path): \(SystemText.error(errno))"))
         }
         defer { close(fd) }
         var info = stat()
@@ -61,7 +61,7 @@ enum Files {
             let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                return .failure(.failed("cannot read \(path): \(describe(errno))"))
+                return .failure(.failed("cannot read \(path): \(SystemText.error(errno))"))
             }
             if n == 0 { break }
             count += n
@@ -114,27 +114,4 @@ enum Files {
         let cwd = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         return cwd == "/" ? "/" + path : cwd + "/" + path
     }
-}
-
-/// execvp-style lookup: the first executable regular file named `name` in `path`.
-func findProgram(_ name: String, in path: String) -> String? {
-    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-    for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-        let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
-        var info = stat()
-        if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
-            return candidate
-        }
-    }
-    return nil
-}
-
-func describe(_ error: Int32) -> String {
-    guard let text = strerror(error) else { return "errno \(error)" }
-    return String(cString: text)
-}
-
-func formatMs(_ ms: Int) -> String {
-    if ms >= 1000 && ms % 1000 == 0 { return "\(ms / 1000) s" }
-    return "\(ms) ms"
 }

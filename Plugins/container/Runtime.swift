@@ -60,7 +60,7 @@ func runQuick(_ argv: [String], timeoutMs: Int = 10_000) -> (code: Int32, output
                                        flags: UInt32(PS_SPAWN_SEARCH_PATH | PS_SPAWN_MERGE_STDERR))
         return ps_spawn(&options, &child)
     }
-    guard error == 0 else { return (-1, "cannot run \(argv[0]): \(describe(error))") }
+    guard error == 0 else { return (-1, "cannot run \(argv[0]): \(SystemText.error(error))") }
     var output: [UInt8] = []
     let deadline = ps_monotonic_ns() + Int64(timeoutMs) * 1_000_000
     var buffer = [UInt8](repeating: 0, count: 4096)
@@ -111,7 +111,7 @@ struct ContainerRun {
                                            flags: UInt32(PS_SPAWN_SEARCH_PATH | PS_SPAWN_PIDFD))
             return ps_spawn(&options, &child)
         }
-        guard error == 0 else { return .failure(PluginError("cannot run \(argv[0]): \(describe(error))")) }
+        guard error == 0 else { return .failure(PluginError("cannot run \(argv[0]): \(SystemText.error(error))")) }
 
         var stdoutFD = child.stdout_fd
         var stderrFD = child.stderr_fd
@@ -234,9 +234,4 @@ extension String {
         while let last = text.last, last == "\n" || last == "\r" || last == " " { text.removeLast() }
         return String(text)
     }
-}
-
-func signalName(_ signal: Int32) -> String {
-    if let abbrev = ps_signal_abbrev(signal) { return "SIG" + String(cString: abbrev) }
-    return "\(signal)"
 }

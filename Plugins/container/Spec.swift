@@ -73,7 +73,7 @@ struct ContainerJob {
                 guard !argv[0].isEmpty else { throw PluginError("payload.command[0] must not be empty") }
             }
             var env: [(String, String)] = []
-            if let value = present("env") { env = try parseEnv(value, field: "payload.env") }
+            if let value = present("env") { env = try EnvironmentVariables.parse(value, field: "payload.env") }
             let workdir = try path("workdir").get()
             if let workdir, !workdir.hasPrefix("/") {
                 throw PluginError("payload.workdir must be an absolute path inside the container, got \(workdir)")
@@ -125,25 +125,6 @@ struct ContainerDefaults {
 
 // MARK: - Field parsers (errors name the field)
 
-func isValidName(_ name: String) -> Bool {
-    !name.isEmpty && !name.utf8.contains(UInt8(ascii: "=")) && !name.utf8.contains(0)
-}
-
-func parseEnv(_ value: JSON, field: String) throws(PluginError) -> [(String, String)] {
-    guard let object = value.objectValue else {
-        throw PluginError("\(field) must be an object of strings, got \(value.typeName)")
-    }
-    var pairs: [(String, String)] = []
-    for member in object.members {
-        guard isValidName(member.key) else { throw PluginError("\(field) has an invalid variable name \"\(member.key)\"") }
-        guard let text = member.value.stringValue, !text.utf8.contains(0) else {
-            throw PluginError("\(field).\(member.key) must be a string, got \(member.value.typeName)")
-        }
-        pairs.append((member.key, text))
-    }
-    return pairs
-}
-
 /// `mounts`: an array of `{source, destination, readWrite}` objects or "SRC:DST[:ro|rw]" strings.
 func parseMounts(_ value: JSON) throws(PluginError) -> [Mount] {
     guard let array = value.arrayValue else {
@@ -180,7 +161,7 @@ func parseMounts(_ value: JSON) throws(PluginError) -> [Mount] {
         mount.source = Files.absolute(mount.source)
         var info = stat()
         guard stat(mount.source, &info) == 0 else {
-            throw PluginError("\(field).source \(mount.source): \(describe(errno))")
+            throw PluginError("\(field).source \(mount.source): \(SystemText.error(errno))")
         }
         mounts.append(mount)
     }

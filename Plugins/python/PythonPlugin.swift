@@ -46,10 +46,7 @@ final class PythonPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         var overrides: [(String, String)] = []
         if let value = object["env"], !value.isNull {
-            switch parseEnv(value, field: "config.env") {
-            case .success(let pairs): overrides = pairs
-            case .failure(let error): throw error
-            }
+            overrides = try EnvironmentVariables.parse(value, field: "config.env")
         }
         let environment = buildEnvironment(overrides: overrides)
         // A bare name is looked up in PATH (config.env's, else the host's) now, so a
@@ -63,7 +60,7 @@ final class PythonPlugin: ExecutorPlugin, @unchecked Sendable {
             }
             program = found
         } else if access(interpreter, X_OK) != 0 {
-            throw PluginError("config.interpreter: cannot run \(interpreter): \(describe(errno))")
+            throw PluginError("config.interpreter: cannot run \(interpreter): \(SystemText.error(errno))")
         }
         settings = WorkerSettings(
             interpreter: program, searchPath: false, maxOutputsBytes: maxOutputs, environment: environment)
@@ -79,7 +76,7 @@ final class PythonPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         if request.dryRun { return .succeeded("dry run: would run " + job.summary) }
         if call.isCancelled { return .cancelled("cancelled before start") }
-        for (name, value) in request.secrets where !isValidName(name) || value.utf8.contains(0) {
+        for (name, value) in request.secrets where !EnvironmentVariables.isValidName(name) || value.utf8.contains(0) {
             return .invalid("secret \(name) cannot be passed as an environment variable")
         }
 
@@ -119,7 +116,7 @@ final class PythonPlugin: ExecutorPlugin, @unchecked Sendable {
             return .cancelled(pool == nil ? "cancelled (python killed)" : "cancelled (python worker killed and replaced)")
         case .timedOut:
             _ = pool.map { $0.replace(worker) } ?? worker.kill()
-            return .failed("timed out after \(formatMs(request.timeoutMs ?? 0)) ("
+            return .failed("timed out after \(SystemText.milliseconds(request.timeoutMs ?? 0)) ("
                 + (pool == nil ? "python killed)" : "python worker killed and replaced)"))
         case .replyTooLarge:
             _ = pool.map { $0.replace(worker) } ?? worker.kill()
@@ -268,10 +265,7 @@ struct PythonJob {
         }
         var env: [(String, String)] = []
         if let value = present("env") {
-            switch parseEnv(value, field: "payload.env") {
-            case .success(let pairs): env = pairs
-            case .failure(let error): return .failure(error)
-            }
+            do { env = try EnvironmentVariables.parse(value, field: "payload.env") } catch { return .failure(error) }
         }
         var workdir: String?
         switch string("workdir") {
@@ -280,28 +274,6 @@ struct PythonJob {
         }
         return .success(PythonJob(kind: kind, env: env, workdir: workdir))
     }
-}
-
-func isValidName(_ name: String) -> Bool {
-    !name.isEmpty && !name.utf8.contains(UInt8(ascii: "=")) && !name.utf8.contains(0)
-}
-
-/// Reads an `env` object of strings; errors name `field`.
-func parseEnv(_ value: JSON, field: String) -> Result<[(String, String)], PluginError> {
-    guard let object = value.objectValue else {
-        return .failure(PluginError("\(field) must be an object of strings, got \(value.typeName)"))
-    }
-    var pairs: [(String, String)] = []
-    for member in object.members {
-        guard isValidName(member.key) else {
-            return .failure(PluginError("\(field) has an invalid variable name \"\(member.key)\""))
-        }
-        guard let text = member.value.stringValue, !text.utf8.contains(0) else {
-            return .failure(PluginError("\(field).\(member.key) must be a string, got \(member.value.typeName)"))
-        }
-        pairs.append((member.key, text))
-    }
-    return .success(pairs)
 }
 
 /// The host's environment with `overrides` applied (later ones win), as NAME=value.
@@ -324,22 +296,10 @@ func buildEnvironment(overrides: [(String, String)]) -> [String] {
     return entries
 }
 
-/// execvp-style lookup: the first executable regular file named `name` in `path`.
-func findProgram(_ name: String, in path: String) -> String? {
-    for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-        let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
-        var info = stat()
-        if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
-            return candidate
-        }
-    }
-    return nil
-}
-
 func describeExit(_ status: ps_exit_status?) -> String {
     guard let status else { return "ended (status unknown)" }
     if status.signal != 0 {
-        return "was killed by signal " + signalName(status.signal) + (status.core_dumped != 0 ? " (core dumped)" : "")
+        return "was killed by signal " + SystemText.signal(status.signal) + (status.core_dumped != 0 ? " (core dumped)" : "")
     }
     return "exited with code \(status.exit_code)"
 }

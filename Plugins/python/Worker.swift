@@ -45,7 +45,7 @@ final class Worker: @unchecked Sendable {
     static func spawn(_ settings: WorkerSettings, oneShot: Bool) -> Result<Worker, PluginError> {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            return .failure(PluginError("cannot create the worker channel: \(describe(errno))"))
+            return .failure(PluginError("cannot create the worker channel: \(SystemText.error(errno))"))
         }
         let argv = [settings.interpreter, "-u", "-c", pythonWorkerScript, String(settings.maxOutputsBytes),
                     oneShot ? "1" : "0"]
@@ -62,7 +62,7 @@ final class Worker: @unchecked Sendable {
         close(pair[1])
         guard error == 0 else {
             close(pair[0])
-            return .failure(PluginError("cannot start \(settings.interpreter): \(describe(error))"))
+            return .failure(PluginError("cannot start \(settings.interpreter): \(SystemText.error(error))"))
         }
         _ = fcntl(pair[0], F_SETFL, fcntl(pair[0], F_GETFL) | O_NONBLOCK)
         return .success(Worker(child: child, channel: pair[0]))
@@ -264,19 +264,4 @@ final class Worker: @unchecked Sendable {
             }
         }
     }
-}
-
-func signalName(_ signal: Int32) -> String {
-    if let abbrev = ps_signal_abbrev(signal) { return "SIG" + String(cString: abbrev) }
-    return "\(signal)"
-}
-
-func describe(_ error: Int32) -> String {
-    guard let text = strerror(error) else { return "errno \(error)" }
-    return String(cString: text)
-}
-
-func formatMs(_ ms: Int) -> String {
-    if ms >= 1000 && ms % 1000 == 0 { return "\(ms / 1000) s" }
-    return "\(ms) ms"
 }

@@ -89,27 +89,4 @@ final class EnvironmentBlock: @unchecked Sendable {
             }
         }
     }
-
-    static func isValidName(_ name: String) -> Bool {
-        !name.isEmpty && !name.utf8.contains(UInt8(ascii: "=")) && !name.utf8.contains(0)
-    }
-
-    /// Reads an `env` object of strings; errors name `field`.
-    static func parse(_ value: JSON, field: String) -> Result<[(String, String)], PluginError> {
-        guard let object = value.objectValue else {
-            return .failure(PluginError("\(field) must be an object of strings, got \(value.typeName)"))
-        }
-        var pairs: [(String, String)] = []
-        pairs.reserveCapacity(object.count)
-        for member in object.members {
-            guard isValidName(member.key) else {
-                return .failure(PluginError("\(field) has an invalid variable name \"\(member.key)\""))
-            }
-            guard let text = member.value.stringValue, !text.utf8.contains(0) else {
-                return .failure(PluginError("\(field).\(member.key) must be a string, got \(member.value.typeName)"))
-            }
-            pairs.append((member.key, text))
-        }
-        return .success(pairs)
-    }
 }

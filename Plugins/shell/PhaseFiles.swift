@@ -51,7 +51,7 @@ final class PhaseFolder: Sendable {
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard let made else {
             return .failure(PluginError("cannot create a folder for PLANTER_INPUTS/PLANTER_OUTPUTS in \(tempRoot): "
-                + describe(errno)))
+                + SystemText.error(errno)))
         }
         let staging = String(cString: made)
         let directory = tempRoot + "/" + namePrefix + owner + String(staging.suffix(6))
@@ -62,13 +62,13 @@ final class PhaseFolder: Sendable {
         }
         let lockFD = open(staging + "/" + lockName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard lockFD >= 0, flock(lockFD, LOCK_EX | LOCK_NB) == 0 else {
-            return fail("cannot lock \(staging)/\(lockName): \(describe(errno))", lock: lockFD)
+            return fail("cannot lock \(staging)/\(lockName): \(SystemText.error(errno))", lock: lockFD)
         }
         if let error = PhaseFiles.write(Array("{}\n".utf8), to: staging + "/none.inputs.json") {
             return fail("cannot write \(staging)/none.inputs.json: \(error)", lock: lockFD)
         }
         guard rename(staging, directory) == 0 else {
-            return fail("cannot rename \(staging) to \(directory): \(describe(errno))", lock: lockFD)
+            return fail("cannot rename \(staging) to \(directory): \(SystemText.error(errno))", lock: lockFD)
         }
         return .success(PhaseFolder(directory: directory, lockFD: lockFD))
     }
@@ -133,7 +133,7 @@ final class PhaseFolder: Sendable {
         } else {
             let path = directory + "/slot-" + String(slotCount.add(1, ordering: .relaxed).newValue) + ".inputs.json"
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { return .failure(PluginError("cannot create \(path): \(describe(errno))")) }
+            guard fd >= 0 else { return .failure(PluginError("cannot create \(path): \(SystemText.error(errno))")) }
             slot = InputsSlot(path: path, fd: fd, size: 0)
         }
         if let error = slot.replaceContents(with: writer.bytes) {
@@ -182,11 +182,11 @@ struct InputsSlot: Sendable {
             let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + offset, bytes.count - offset, off_t(offset)) }
             if written < 0 {
                 if errno == EINTR { continue }
-                return describe(errno)
+                return SystemText.error(errno)
             }
             offset += written
         }
-        if ftruncate(fd, off_t(bytes.count)) != 0 { return describe(errno) }
+        if ftruncate(fd, off_t(bytes.count)) != 0 { return SystemText.error(errno) }
         size = bytes.count
         return nil
     }
@@ -206,14 +206,14 @@ struct PhaseFiles {
     /// Writes a new file. Returns an error text or nil.
     static func write(_ bytes: [UInt8], to path: String) -> String? {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return describe(errno) }
+        guard fd >= 0 else { return SystemText.error(errno) }
         defer { close(fd) }
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
             if written < 0 {
                 if errno == EINTR { continue }
-                return describe(errno)
+                return SystemText.error(errno)
             }
             offset += written
         }
@@ -226,11 +226,11 @@ struct PhaseFiles {
     func readOutputs(limit: Int) -> Result<JSONObject?, OutputsError> {
         let fd = open(outputsPath, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            return errno == ENOENT ? .success(nil) : .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(describe(errno))"))
+            return errno == ENOENT ? .success(nil) : .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(SystemText.error(errno))"))
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(describe(errno))")) }
+        guard fstat(fd, &info) == 0 else { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(SystemText.error(errno))")) }
         guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(OutputsError("PLANTER_OUTPUTS is not a regular file")) }
         if Int(info.st_size) > limit { return .failure(OutputsError(tooLarge(Int(info.st_size), limit, exact: true))) }
         // Read at most limit + 1 bytes: the file may still be growing (a leftover background job).
@@ -243,7 +243,7 @@ struct PhaseFiles {
             }
             let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(describe(errno))")) }
+            if n < 0 { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(SystemText.error(errno))")) }
             if n == 0 { break }
             count += n
         }

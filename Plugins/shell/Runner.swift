@@ -58,14 +58,14 @@ struct Runner {
             // The same errno comes from a bad program or a bad workdir; say which.
             var info = stat()
             if stat(workdir, &info) != 0 {
-                return .failed("cannot change to workdir \(workdir): \(describe(errno))", exitCode: 127)
+                return .failed("cannot change to workdir \(workdir): \(SystemText.error(errno))", exitCode: 127)
             }
             if (info.st_mode & S_IFMT) != S_IFDIR {
-                return .failed("cannot change to workdir \(workdir): \(describe(ENOTDIR))", exitCode: 127)
+                return .failed("cannot change to workdir \(workdir): \(SystemText.error(ENOTDIR))", exitCode: 127)
             }
         }
         let exitCode: Int? = error == ENOENT ? 127 : (error == EACCES || error == ENOEXEC ? 126 : nil)
-        return .failed("cannot run \(argv[0]): \(describe(error))", exitCode: exitCode)
+        return .failed("cannot run \(argv[0]): \(SystemText.error(error))", exitCode: exitCode)
     }
 
     mutating func run() -> PluginResult {
@@ -203,7 +203,7 @@ struct Runner {
         if let status {
             if status.signal != 0 {
                 exitCode = 128 + Int(status.signal)
-                summary = "killed by signal " + signalName(status.signal)
+                summary = "killed by signal " + SystemText.signal(status.signal)
                 if status.core_dumped != 0 { summary += " (core dumped)" }
             } else {
                 exitCode = Int(status.exit_code)
@@ -214,7 +214,7 @@ struct Runner {
         case .cancelled:
             return .cancelled("cancelled (\(summary))", exitCode: exitCode)
         case .timedOut:
-            return .failed("timed out after \(formatMs(timeoutMs ?? 0)) (\(summary))", exitCode: exitCode)
+            return .failed("timed out after \(SystemText.milliseconds(timeoutMs ?? 0)) (\(summary))", exitCode: exitCode)
         case .none:
             if exitCode == 0 { return .succeeded("exit 0", exitCode: 0) }
             return .failed(summary, exitCode: exitCode)
@@ -227,19 +227,4 @@ struct SpawnError: Error { let code: Int32 }
 private func withOptionalCString<R>(_ string: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
     guard let string else { return body(nil) }
     return string.withCString { body($0) }
-}
-
-func signalName(_ signal: Int32) -> String {
-    if let abbrev = ps_signal_abbrev(signal) { return "SIG" + String(cString: abbrev) }
-    return "\(signal)"
-}
-
-func describe(_ error: Int32) -> String {
-    guard let text = strerror(error) else { return "errno \(error)" }
-    return String(cString: text)
-}
-
-func formatMs(_ ms: Int) -> String {
-    if ms >= 1000 && ms % 1000 == 0 { return "\(ms / 1000) s" }
-    return "\(ms) ms"
 }

@@ -54,10 +54,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         var env: [(String, String)] = []
         if let value = object["env"], !value.isNull {
-            switch EnvironmentBlock.parse(value, field: "config.env") {
-            case .success(let pairs): env = pairs
-            case .failure(let error): throw error
-            }
+            env = try EnvironmentVariables.parse(value, field: "config.env")
         }
         // Every attempt sets its own PLANTER_INPUTS/PLANTER_OUTPUTS; none may come from here.
         env.removeAll { PhaseFiles.variables.contains($0.0) }
@@ -103,7 +100,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         var overrides: [(String, String)] = []
         overrides.reserveCapacity(request.secrets.count + job.env.count + 2)
         for (name, value) in request.secrets.sorted(by: { $0.key < $1.key }) {
-            guard EnvironmentBlock.isValidName(name), !value.utf8.contains(0) else {
+            guard EnvironmentVariables.isValidName(name), !value.utf8.contains(0) else {
                 return .invalid("secret \(name) cannot be passed as an environment variable")
             }
             overrides.append((name, value))
@@ -194,10 +191,7 @@ struct Job {
         }
         var env: [(String, String)] = []
         if let value = object["env"], !value.isNull {
-            switch EnvironmentBlock.parse(value, field: "payload.env") {
-            case .success(let pairs): env = pairs
-            case .failure(let error): return .failure(error)
-            }
+            do { env = try EnvironmentVariables.parse(value, field: "payload.env") } catch { return .failure(error) }
         }
         var workdir: String?
         if let value = object["workdir"], !value.isNull {

@@ -421,34 +421,3 @@ func readText(_ path: String) -> String? {
     }
     return String(decoding: bytes, as: UTF8.self)
 }
-
-func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        for name in listDir(path) { removeTree(path + "/" + name) }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}
-
-final class TempDir: Sendable {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/planter-container-data-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw Fixture.Missing(description: "mkdtemp failed") }
-        path = String(cString: made)
-    }
-
-    deinit { removeTree(path) }
-
-    func write(_ name: String, _ text: String) throws {
-        guard let file = fopen(path + "/" + name, "w") else { throw Fixture.Missing(description: "cannot write \(name)") }
-        fputs(text, file)
-        fclose(file)
-    }
-
-    func exists(_ name: String) -> Bool { access(path + "/" + name, F_OK) == 0 }
-}

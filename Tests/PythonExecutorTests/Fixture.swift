@@ -39,64 +39,8 @@ enum Fixture {
             request(payload, timeoutMs: timeoutMs, inputs: inputs, secrets: secrets, dryRun: dryRun), call: context)
         return collector.run(result)
     }
-
-    /// Gone = no /proc entry, or a zombie. Waits up to a second.
-    static func isGone(_ pid: Int32) -> Bool {
-        for _ in 0..<100 {
-            guard let file = fopen("/proc/\(pid)/stat", "r") else { return true }
-            var buffer = [CChar](repeating: 0, count: 512)
-            let line = fgets(&buffer, 512, file) != nil
-                ? buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : ""
-            fclose(file)
-            if let paren = line.lastIndex(of: ")") {
-                let state = line[line.index(after: paren)...].drop(while: { $0 == " " }).first
-                if state == "Z" || state == "X" { return true }
-            }
-            usleep(10_000)
-        }
-        return false
-    }
 }
 
-/// A fresh folder under /tmp, removed (with everything in it) afterwards.
-final class TempDir {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/planter-python-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw Fixture.Missing(description: "mkdtemp failed") }
-        path = String(cString: made)
-    }
-
-    deinit { removeTree(path) }
-
-    func write(_ name: String, _ text: String) throws {
-        guard let file = fopen(path + "/" + name, "w") else { throw Fixture.Missing(description: "cannot write \(name)") }
-        fputs(text, file)
-        fclose(file)
-    }
-
-    func exists(_ name: String) -> Bool { access(path + "/" + name, F_OK) == 0 }
-}
-
-func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        if let dir = opendir(path) {
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                    String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name != "." && name != ".." { removeTree(path + "/" + name) }
-            }
-            closedir(dir)
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}
 
 extension JSON {
     init(_ value: JSON) { self = value }

@@ -137,7 +137,7 @@ import Glibc
         let second = Fixture.run(executor, ["code": "import os; result = {'pid': os.getpid()}"])
         let pid = try #require(first.result.outputs["pid"]?.intValue)
         #expect(first.result.outputs["pid"] != second.result.outputs["pid"])
-        #expect(Fixture.isGone(Int32(pid)), "the fresh interpreter \(pid) was left running")
+        #expect(isGone(Int32(pid)), "the fresh interpreter \(pid) was left running")
     }
 
     @Test func envSecretsAndWorkdirApplyToOnePhaseOnly() throws {
@@ -200,7 +200,7 @@ import Glibc
         let after = Fixture.run(executor, ["code": "import os; result = {'pid': os.getpid()}"])
         #expect(after.result.status == .succeeded, "\(after.result)")
         #expect(after.result.outputs["pid"] != .int(Int64(oldPid)))
-        #expect(Fixture.isGone(Int32(oldPid)))
+        #expect(isGone(Int32(oldPid)))
     }
 
     @Test func timeoutKillsTheWorkerAndItsChildrenAndReplacesIt() throws {
@@ -220,8 +220,8 @@ import Glibc
         #expect(ContinuousClock.now - start < .seconds(5))
         let pids = try #require(readText(dir.path + "/pids")).split(separator: " ").compactMap { Int32($0) }
         try #require(pids.count == 2)
-        #expect(Fixture.isGone(pids[0]), "worker \(pids[0]) survived the timeout")
-        #expect(Fixture.isGone(pids[1]), "its child \(pids[1]) survived the timeout")
+        #expect(isGone(pids[0]), "worker \(pids[0]) survived the timeout")
+        #expect(isGone(pids[1]), "its child \(pids[1]) survived the timeout")
 
         let after = Fixture.run(executor, ["code": "import os; result = {'pid': os.getpid()}"])
         #expect(after.result.status == .succeeded, "\(after.result)")
@@ -247,7 +247,7 @@ import Glibc
         #expect(run.result.status == .cancelled, "\(run.result)")
         #expect(ContinuousClock.now - start < .seconds(3))
         let pid = try #require(readText(pidFile).flatMap { Int32($0) })
-        #expect(Fixture.isGone(pid), "worker \(pid) survived the cancel")
+        #expect(isGone(pid), "worker \(pid) survived the cancel")
         let after = Fixture.run(executor, ["code": "result = {'ok': 1}"])
         #expect(after.result.status == .succeeded, "\(after.result)")
     }

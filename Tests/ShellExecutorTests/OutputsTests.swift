@@ -260,16 +260,6 @@ import Glibc
     }
 }
 
-extension TempDir {
-    func readLine(_ name: String) -> String? {
-        guard let file = fopen(path + "/" + name, "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 4096)
-        guard fgets(&buffer, 4096, file) != nil else { return nil }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.trimmingSuffix()
-    }
-}
-
 extension String {
     func trimmingSuffix() -> String { String(self.filter { $0 != "\n" }) }
 }

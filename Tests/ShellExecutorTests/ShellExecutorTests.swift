@@ -154,7 +154,7 @@ import Glibc
         #expect(run.result.message.hasPrefix("timed out after 300 ms"), "\(run.result.message)")
         #expect(elapsed < .seconds(3))
         let pid = try #require(dir.readPid("pid"))
-        #expect(Fixture.isGone(pid), "background sleep \(pid) survived the timeout")
+        #expect(isGone(pid), "background sleep \(pid) survived the timeout")
     }
 
     @Test func termIgnoringGroupIsKilledAfterTheGrace() throws {
@@ -168,7 +168,7 @@ import Glibc
         #expect(run.result.message.contains("SIGKILL"), "\(run.result.message)")
         #expect(elapsed >= .milliseconds(480) && elapsed < .seconds(3), "\(elapsed)")
         let pid = try #require(dir.readPid("pid"))
-        #expect(Fixture.isGone(pid))
+        #expect(isGone(pid))
     }
 
     @Test func cancelFromAnotherThreadKillsTheWholeGroup() throws {
@@ -186,7 +186,7 @@ import Glibc
         #expect(run.result.status == .cancelled, "\(run.result)")
         #expect(ContinuousClock.now - start < .seconds(3))
         let pid = try #require(dir.readPid("pid"))
-        #expect(Fixture.isGone(pid), "background sleep \(pid) survived the cancel")
+        #expect(isGone(pid), "background sleep \(pid) survived the cancel")
     }
 
     @Test func alreadyCancelledCallDoesNotStart() throws {
@@ -204,7 +204,7 @@ import Glibc
         #expect(run.result.status == .succeeded)
         #expect(run.stdout == "started\n")
         let pid = try #require(dir.readPid("pid"))
-        #expect(Fixture.isGone(pid), "leftover grandchild \(pid) was not killed")
+        #expect(isGone(pid), "leftover grandchild \(pid) was not killed")
     }
 
     @Test func escapedWriterKeepingThePipeFullDoesNotHang() throws {
@@ -333,58 +333,5 @@ enum Fixture {
             request(payload, dryRun: dryRun, timeoutMs: timeoutMs, secrets: secrets, inputs: inputs), call: context)
         return collector.run(result)
     }
-
-    /// Gone = no /proc entry, or a zombie (PID 1 in a container may never reap orphans).
-    /// Waits up to a second: SIGKILL is delivered asynchronously.
-    static func isGone(_ pid: Int32) -> Bool {
-        for _ in 0..<100 {
-            guard let file = fopen("/proc/\(pid)/stat", "r") else { return true }
-            var buffer = [CChar](repeating: 0, count: 512)
-            let line = fgets(&buffer, 512, file) != nil ? buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : ""
-            fclose(file)
-            // "pid (comm) S ...": the state follows the last ')'.
-            if let paren = line.lastIndex(of: ")") {
-                let state = line[line.index(after: paren)...].drop(while: { $0 == " " }).first
-                if state == "Z" || state == "X" { return true }
-            }
-            usleep(10_000)
-        }
-        return false
-    }
 }
 
-/// A fresh folder under /tmp, removed afterwards.
-final class TempDir {
-    let path: String
-
-    init() throws {
-        var template = Array("/tmp/planter-shell-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw Fixture.Missing(description: "mkdtemp failed") }
-        path = String(cString: made)
-    }
-
-    deinit {
-        if let dir = opendir(path) {
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { unlink(path + "/" + name) }
-            }
-            closedir(dir)
-        }
-        rmdir(path)
-    }
-
-    func write(_ name: String, _ text: String) throws {
-        guard let file = fopen(path + "/" + name, "w") else { throw Fixture.Missing(description: "cannot write \(name)") }
-        fputs(text, file)
-        fclose(file)
-    }
-
-    func readPid(_ name: String) -> Int32? {
-        guard let file = fopen(path + "/" + name, "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 64)
-        guard fgets(&buffer, 64, file) != nil else { return nil }
-        return Int32(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.filter(\.isNumber))
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import PlanterHost
+import PlanterTestSupport
 import PlanterJSON
 import Synchronization
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import PlanterHost
+import PlanterTestSupport
 import PlanterJSON
 import Synchronization
 import Testing
@@ -115,19 +116,6 @@ final class LogLines: Sendable {
 
 func request(_ payload: JSON, phase: String = "p", inputs: JSONObject = JSONObject(), timeoutMs: Int? = nil) -> ExecuteRequest {
     ExecuteRequest(runId: "r-test", phaseId: phase, executor: "x", payload: payload, timeoutMs: timeoutMs, inputs: inputs)
-}
-
-/// Gone = no /proc entry, or a zombie. Waits up to 3 s: signals are delivered asynchronously.
-func isGone(_ pid: Int32) -> Bool {
-    for _ in 0..<300 {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        if let paren = text.lastIndex(of: ")") {
-            let state = text[text.index(after: paren)...].drop(while: { $0 == " " }).first
-            if state == "Z" || state == "X" { return true }
-        }
-        usleep(10_000)
-    }
-    return false
 }
 
 func elapsed(since start: ContinuousClock.Instant) -> Duration { ContinuousClock.now - start }

@@ -48,23 +48,55 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         }
     }
 
-    /// Parses what `iso8601` writes (and the same without milliseconds).
+    /// Parses RFC 3339 date-times: what `iso8601` writes, and any other fraction of a second, a
+    /// `Z` or `±hh:mm` offset, a space for the `T` (API clients' `since=` values).
     public init?(iso8601 text: String) {
-        let digits = Array(text.utf8)
-        guard digits.count >= 20, digits.last == UInt8(ascii: "Z") else { return nil }
-        func number(_ start: Int, _ count: Int) -> Int? {
+        let bytes = Array(text.utf8)
+        var index = 0
+        func digits(_ count: Int) -> Int? {
+            guard index + count <= bytes.count else { return nil }
             var value = 0
-            for index in start..<(start + count) {
-                let byte = digits[index]
+            for _ in 0..<count {
+                let byte = bytes[index]
                 guard byte >= 0x30 && byte <= 0x39 else { return nil }
                 value = value * 10 + Int(byte - 0x30)
+                index += 1
             }
             return value
         }
-        guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
-            let minute = number(14, 2), let second = number(17, 2) else { return nil }
-        var millis = 0
-        if digits.count == 24, let value = number(20, 3) { millis = value }
+        func expect(_ characters: String) -> Bool {
+            guard index < bytes.count, characters.utf8.contains(bytes[index]) else { return false }
+            index += 1
+            return true
+        }
+        guard let year = digits(4), expect("-"), let month = digits(2), expect("-"), let day = digits(2), expect("Tt "),
+            let hour = digits(2), expect(":"), let minute = digits(2), expect(":"), let second = digits(2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60 else { return nil }
+        var nanoseconds: Int64 = 0
+        if index < bytes.count && bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var scale: Int64 = 100_000_000
+            var count = 0
+            while index < bytes.count, bytes[index] >= 0x30 && bytes[index] <= 0x39 {
+                nanoseconds += Int64(bytes[index] - 0x30) * scale
+                scale /= 10
+                index += 1
+                count += 1
+            }
+            guard count > 0 else { return nil }
+        }
+        var offsetSeconds = 0
+        if expect("Zz") {
+            offsetSeconds = 0
+        } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+            let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+            index += 1
+            guard let offsetHours = digits(2), expect(":"), let offsetMinutes = digits(2) else { return nil }
+            offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
+        } else {
+            return nil
+        }
+        guard index == bytes.count else { return nil }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)
@@ -72,8 +104,8 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         parts.tm_hour = Int32(hour)
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(second)
-        let seconds = timegm(&parts)
-        self.init(nanoseconds: Int64(seconds) * 1_000_000_000 + Int64(millis) * 1_000_000)
+        let seconds = Int64(timegm(&parts)) - Int64(offsetSeconds)
+        self.init(nanoseconds: abs(seconds) >= Int64.max / 1_000_000_000 - 1 ? (seconds < 0 ? .min : .max) : seconds * 1_000_000_000 + nanoseconds)
     }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }

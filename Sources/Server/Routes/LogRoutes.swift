@@ -57,7 +57,7 @@ enum LogRoutes {
             filter.minimumLevel = parsed
         }
         if let since = query.string("since") {
-            guard let time = RFC3339.parse(since) else {
+            guard let time = Timestamp(iso8601: since) else {
                 throw APIError.badParameter("since", "expected an RFC 3339 date-time such as 2026-01-02T03:04:05Z, got \"\(since)\"")
             }
             filter.since = time
