@@ -13,8 +13,9 @@ final class EnvironmentBlock: @unchecked Sendable {
     private let count: Int
 
     /// The `base` environment without the variables named in `overrides` or `dropping`, then
-    /// `overrides` (later ones win).
+    /// `overrides` (later ones win) except those named in `dropping`.
     init(base: UnsafePointer<UnsafeMutablePointer<CChar>?>?, overrides: [(String, String)], dropping: [String] = []) {
+        let overrides = overrides.filter { !dropping.contains($0.0) }
         var strings: [UnsafePointer<CChar>] = []
         if let base {
             var index = 0

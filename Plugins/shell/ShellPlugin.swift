@@ -56,8 +56,6 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         if let value = object["env"], !value.isNull {
             env = try EnvironmentVariables.parse(value, field: "config.env")
         }
-        // Every attempt sets its own PLANTER_INPUTS/PLANTER_OUTPUTS; none may come from here.
-        env.removeAll { PhaseFiles.variables.contains($0.0) }
         self.shell = shell
         killGraceMs = grace
         configPath = env.last(where: { $0.0 == "PATH" })?.1
@@ -77,8 +75,8 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         case .success(let folder): phaseFolder = folder
         case .failure(let error): throw error
         }
-        // The host's own PLANTER_INPUTS/PLANTER_OUTPUTS (a planter run from a phase) never
-        // reach a child: every attempt sets its own.
+        // Every attempt sets its own PLANTER_INPUTS/PLANTER_OUTPUTS: neither the host's (a
+        // planter run from a phase) nor config.env's reach a child.
         environment = EnvironmentBlock(base: ps_environ(), overrides: env,
                                        dropping: PhaseFiles.variables)
     }

@@ -199,6 +199,18 @@ import Glibc
         }
     }
 
+    @Test func configAndPayloadEnvCannotRedirectTheFiles() throws {
+        let run = try Fixture.run(
+            // printenv prints every entry of a name: a duplicate would show.
+            ["command": ["printenv", "PLANTER_INPUTS", "PLANTER_OUTPUTS"], "env": ["PLANTER_OUTPUTS": "/tmp/payload-outputs"]],
+            config: ["killGraceMs": 200, "env": ["PLANTER_INPUTS": "/tmp/config-inputs", "PLANTER_OUTPUTS": "/tmp/config-outputs"]])
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2, "\(run.stdout)")
+        #expect(lines.allSatisfy { $0.contains("/planter-shell-") && !$0.hasPrefix("/tmp/config") && !$0.hasPrefix("/tmp/payload") },
+                "\(lines)")
+    }
+
     @Test func outputsOfAFailedRunAreIgnored() throws {
         let run = try Fixture.run(["script": "echo 'not json' > \"$PLANTER_OUTPUTS\"; exit 4"])
         #expect(run.result.status == .failed)
