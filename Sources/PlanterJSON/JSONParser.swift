@@ -28,6 +28,8 @@ public enum JSONParser {
 
     public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSON {
         var reader = Reader(bytes: buffer)
+        // RFC 8259 §8.1: a parser may ignore a leading byte order mark; editors write one.
+        if buffer.count >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF { reader.position = 3 }
         reader.skipWhitespace()
         let value = try reader.parseValue(depth: 0)
         reader.skipWhitespace()
@@ -192,7 +194,7 @@ private struct Reader {
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in string (escape it)") }
-            position += 1
+            if byte >= 0x80 { position += try utf8SequenceLength() } else { position += 1 }
         }
         guard position < bytes.count else { throw error("unterminated string", at: start) }
         // Slow path: build the bytes with escapes resolved.
@@ -238,11 +240,44 @@ private struct Reader {
                 }
             default:
                 if byte < 0x20 { throw error("control character in string (escape it)") }
-                scratch.append(byte)
-                position += 1
+                if byte >= 0x80 {
+                    let length = try utf8SequenceLength()
+                    scratch.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[position..<position + length]))
+                    position += length
+                } else {
+                    scratch.append(byte)
+                    position += 1
+                }
             }
         }
         throw error("unterminated string", at: start)
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `position` (RFC 3629: no overlong forms,
+    /// no surrogates, nothing past U+10FFFF). Text that is not UTF-8 is refused, never replaced.
+    func utf8SequenceLength() throws(JSONParseError) -> Int {
+        let lead = bytes[position]
+        let length: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF  // allowed range of the second byte
+        switch lead {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; high = 0x9F
+        case 0xF0: length = 4; low = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; high = 0x8F
+        default: throw error("invalid UTF-8: byte 0x\(String(lead, radix: 16)) cannot start a character")
+        }
+        guard position + length <= bytes.count else { throw error("invalid UTF-8: the text ends inside a character") }
+        for index in 1..<length {
+            let byte = bytes[position + index]
+            let (minimum, maximum) = index == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+            guard byte >= minimum && byte <= maximum else {
+                throw error("invalid UTF-8: byte 0x\(String(byte, radix: 16)) cannot follow 0x\(String(lead, radix: 16))")
+            }
+        }
+        return length
     }
 
     mutating func parseHex4() throws(JSONParseError) -> UInt32 {
@@ -298,6 +333,8 @@ private struct Reader {
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         if isInteger, let value = Int64(text) { return .int(value) }
         guard let value = Double(text) else { throw error("invalid number", at: start) }
+        // 1e400 parses as infinity, which JSON cannot write back: refuse it rather than change it.
+        guard value.isFinite else { throw error("number \(text) is out of range (beyond ±1.8e308)", at: start) }
         return .double(value)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -45,6 +46,7 @@ public struct PlanterServer: Sendable {
         var configuration = ServiceConfiguration()
         configuration.parallel = settings.parallel ?? setup.deployment.parallel ?? RunOptions.defaultParallel
         configuration.shutdownGrace = settings.shutdownGrace
+        configuration.strict = PlanValidator.strictFromEnvironment(ProcessInfo.processInfo.environment)
         let stateFile = StateFile(root: settings.root)
         let hadState = stateFile.exists
         let eventLog = EventLog()

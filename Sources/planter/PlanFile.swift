@@ -14,11 +14,11 @@ enum PlanFile {
         return .success([UInt8](data))
     }
 
-    static func validate(_ path: String, setup: DeploymentSetup) -> Result<Plan, ValidationFailure> {
+    static func validate(_ path: String, setup: DeploymentSetup, strict: Bool) -> Result<Plan, ValidationFailure> {
         switch read(path) {
         case .failure(let failure): return .failure(failure)
         case .success(let bytes):
-            return PlanValidator.validate(text: bytes, format: .forPath(path), registry: setup.registry)
+            return PlanValidator.validate(text: bytes, format: .forPath(path), registry: setup.registry, strict: strict)
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import PlanterHost
 
@@ -26,6 +27,11 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct DeploymentOptions: ParsableArguments {
     @Option(name: .long, help: "Deployment config (planter.yaml). Default: $PLANTER_CONFIG, else the built-in deployment.")
     var config: String?
+
+    @Flag(name: .long, help: "Warnings are errors: open values such as an unknown instanceMode, unknown fields (also PLANTER_STRICT=1).")
+    var strict = false
+
+    var isStrict: Bool { strict || PlanValidator.strictFromEnvironment(ProcessInfo.processInfo.environment) }
 
     /// Loads the deployment or exits 2 with every problem.
     func prepare(format: OutputFormat) throws -> DeploymentSetup {

@@ -39,7 +39,7 @@ struct RunCommand: ParsableCommand {
         let setup = try deployment.prepare(format: output)
         ProblemReport.printWarnings(setup.registry.problems.warnings)
         let plan: Plan
-        switch PlanFile.validate(self.plan, setup: setup) {
+        switch PlanFile.validate(self.plan, setup: setup, strict: deployment.isStrict) {
         case .failure(let failure):
             ProblemReport.print(failure.problems, format: output, subject: self.plan)
             throw ExitStatus.invalid

@@ -17,7 +17,7 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let setup = try deployment.prepare(format: output)
-        switch PlanFile.validate(plan, setup: setup) {
+        switch PlanFile.validate(plan, setup: setup, strict: deployment.isStrict) {
         case .failure(let failure):
             ProblemReport.print(failure.problems, format: output, subject: plan)
             throw ExitStatus.invalid

@@ -40,7 +40,7 @@ import Testing
         expectProblem("""
         [{"kind":"Phase","id":"preflight"},{"kind":"Phase","id":"b"},
          {"kind":"Phase","id":"c","spec":{"waitFor":{"phases":["b","prefligth"]}}}]
-        """, #"/2/spec/waitFor/phases/1: unknown phase "prefligth" (did you mean "preflight"?)"#)
+        """, #"/2/spec/waitFor/phases/1: unknown phase "prefligth": no phase of this manifest has that id (did you mean "preflight"?"#)
     }
 
     @Test func cycleIsPrinted() {
@@ -66,7 +66,7 @@ import Testing
 
     @Test func unknownActionAndInstanceMode() {
         expectProblem(#"[{"kind":"Phase","id":"a","spec":{"onFailure":{"action":"explode"}}}]"#,
-                      #"/0/spec/onFailure/action: unknown action "explode" (use raise, continue or abort)"#)
+                      #"/0/spec/onFailure/action: unknown action "explode" acts as the default, "raise""#)
         expectProblem(#"[{"kind":"Phase","id":"a","spec":{"instanceMode":"sometimes"}}]"#,
                       #"/0/spec/instanceMode: unknown instanceMode "sometimes""#)
     }
@@ -115,7 +115,7 @@ import Testing
     @Test func everyProblemIsReportedAtOnce() {
         let found = problems("""
         [{"kind":"Task","id":""},{"kind":"Phase","id":"b","spec":{"retry":{"maxAttempts":0},"waitFor":{"phases":["zzz"]},
-          "onFailure":{"action":"boom"},"instanceMode":"later","x-timeout":"never"}}]
+          "onFailure":{"action":7},"instanceMode":["later"],"x-timeout":"never"}}]
         """).filter { $0.severity == .error }
         #expect(found.count >= 6, "\(found)")
     }
@@ -130,7 +130,7 @@ import Testing
         let text = problems.all.map(\.description)
         #expect(text.contains("/executors/0/name: missing executor name"))
         #expect(text.contains { $0.hasPrefix("/executors/0/secrets/0: unknown secret \"NOPE\"") })
-        #expect(text.contains { $0.hasPrefix("/retry/factor: factor must be a non-negative number") })
+        #expect(text.contains { $0.hasPrefix("/retry/factor: factor (each delay over the last) must be a number from 1 to 100") })
         #expect(text.contains { $0.hasPrefix("/bogus: unknown field") })
     }
 }

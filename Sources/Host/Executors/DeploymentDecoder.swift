@@ -54,7 +54,7 @@ extension Deployment {
         if let (value, path) = reader.take("executors") {
             deployment.executors = decodeExecutors(value, path: path, problems: &problems)
         }
-        reader.finish(&problems, known: knownFields)
+        reader.finish(&problems, known: knownFields, severity: .error)
         let secretNames = Set(deployment.secrets.map(\.name))
         for executor in deployment.executors {
             for (index, name) in executor.secrets.enumerated() where !secretNames.contains(name) {
@@ -79,15 +79,17 @@ extension Deployment {
             let duration = FieldReader.duration(value, valuePath, &problems, what: "maxDelay") {
             policy.maxDelay = duration
         }
-        for (name, keyPath) in [("factor", \BackoffPolicy.factor), ("jitter", \BackoffPolicy.jitter)] {
-            guard let (value, valuePath) = reader.take(name) else { continue }
-            if let number = RetryPolicy.number(value), number >= 0 {
-                policy[keyPath: keyPath] = number
-            } else {
-                problems.error(valuePath, "\(name) must be a non-negative number, got \(FieldReader.describe(value))")
-            }
+        if let (value, valuePath) = reader.take("factor"),
+            let number = FieldReader.number(value, valuePath, &problems, what: "factor (each delay over the last)",
+                                            range: BackoffPolicy.factorRange) {
+            policy.factor = number
         }
-        reader.finish(&problems, known: "initialDelay, factor, maxDelay, jitter")
+        if let (value, valuePath) = reader.take("jitter"),
+            let number = FieldReader.number(value, valuePath, &problems, what: "jitter (a fraction of the delay)",
+                                            range: BackoffPolicy.jitterRange) {
+            policy.jitter = number
+        }
+        reader.finish(&problems, known: "initialDelay, factor, maxDelay, jitter", severity: .error)
         return policy
     }
 
@@ -100,11 +102,26 @@ extension Deployment {
         var secrets: [SecretDefinition] = []
         for member in object {
             let secretPath = JSONPointer.append(path, member.key)
-            if let env = member.value["env"]?.stringValue {
-                secrets.append(SecretDefinition(name: member.key, source: .environment(env), path: secretPath))
-            } else if let file = member.value["file"]?.stringValue {
-                secrets.append(SecretDefinition(name: member.key, source: .file(file), path: secretPath))
-            } else {
+            guard let definition = member.value.objectValue else {
+                problems.error(secretPath, "a secret must be {env: VARIABLE} or {file: PATH}, got \(FieldReader.describe(member.value))")
+                continue
+            }
+            var reader = ObjectReader(definition, path: secretPath, problems: &problems)
+            let env = reader.take("env")
+            let file = reader.take("file")
+            reader.finish(&problems, known: "env, file", severity: .error)
+            switch (env, file) {
+            case (let (value, valuePath)?, nil):
+                if let name = FieldReader.string(value, valuePath, &problems, what: "env (a variable name)") {
+                    secrets.append(SecretDefinition(name: member.key, source: .environment(name), path: secretPath))
+                }
+            case (nil, let (value, valuePath)?):
+                if let file = FieldReader.string(value, valuePath, &problems, what: "file (a path)") {
+                    secrets.append(SecretDefinition(name: member.key, source: .file(file), path: secretPath))
+                }
+            case (_?, _?):
+                problems.error(secretPath, "a secret has either env or file, not both")
+            case (nil, nil):
                 problems.error(secretPath, "a secret needs {env: VARIABLE} or {file: PATH}")
             }
         }
@@ -149,7 +166,8 @@ extension Deployment {
             if let (value, valuePath) = reader.take("secrets") {
                 definition.secrets = FieldReader.strings(value, valuePath, &problems, what: "secret name")
             }
-            reader.finish(&problems, known: "name, plugin, command, isolation, env, startTimeout, match, config, secrets")
+            reader.finish(&problems, known: "name, plugin, command, isolation, env, startTimeout, match, config, secrets",
+                          severity: .error)
             result.append(definition)
         }
         return result

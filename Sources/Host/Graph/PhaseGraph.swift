@@ -29,12 +29,22 @@ public struct PhaseGraph: Sendable {
         }
         var dependencies = [[Int]](repeating: [], count: phases.count)
         var dependents = [[Int]](repeating: [], count: phases.count)
+        // Suggestions cost an edit distance per candidate: a manifest full of unknown ids gets a
+        // few, in manifest order (deterministic), not a quadratic search.
+        var hintsLeft = 50
+        let candidates = phases.prefix(2000).map(\.id)
         for (index, phase) in phases.enumerated() {
             guard let waitFor = phase.spec.waitFor else { continue }
             for (position, id) in waitFor.phases.enumerated() {
                 guard let target = indexByID[id] else {
-                    let hint = closestID(to: id, in: indexByID.keys).map { " (did you mean \"\($0)\"?)" } ?? ""
-                    problems.error(JSONPointer.append(locations[index].waitForPhases, position), "unknown phase \"\(id)\"\(hint)")
+                    var hint = ""
+                    if hintsLeft > 0 {
+                        hintsLeft -= 1
+                        hint = closestID(to: id, in: candidates).map { "did you mean \"\($0)\"? " } ?? ""
+                    }
+                    problems.error(JSONPointer.append(locations[index].waitForPhases, position),
+                                   "unknown phase \"\(id)\": no phase of this manifest has that id (\(hint)waitFor can name only "
+                                   + "phases of the same manifest: add a phase with id \"\(id)\", or remove it from waitFor)")
                     valid = false
                     continue
                 }
@@ -134,8 +144,9 @@ public struct PhaseGraph: Sendable {
 
     /// The candidate a typo most likely meant, if one is close enough.
     public static func closestID(to id: String, in candidates: some Sequence<String>) -> String? {
+        guard id.utf8.count <= 128 else { return nil }  // typos are short; keeps the edit distance cheap
         var best: (String, Int)?
-        for candidate in candidates {
+        for candidate in candidates where candidate.utf8.count <= 131 {
             let distance = editDistance(id, candidate)
             // Close enough to be a typo, and not a wholesale replacement ("b" is not a typo of "a").
             if distance <= max(1, id.count / 3), distance < id.count, distance < best?.1 ?? .max { best = (candidate, distance) }

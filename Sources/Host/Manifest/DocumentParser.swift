@@ -33,25 +33,12 @@ public enum DocumentParser {
                 return .failure(ValidationFailure([.error("", "invalid JSON at line \(error.line), column \(error.column): \(error.message)")]))
             }
         case .yaml:
-            return parseYAML(String(decoding: bytes, as: UTF8.self))
+            return YAMLDocument.parse(bytes)
         }
     }
 
     public static func parse(_ text: String, format: Format) -> Result<JSON, ValidationFailure> {
         parse(Array(text.utf8), format: format)
-    }
-
-    static func parseYAML(_ text: String) -> Result<JSON, ValidationFailure> {
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                return .failure(ValidationFailure([.error("", "the YAML document is empty")]))
-            }
-            return .success(json(from: node))
-        } catch let error as YamlError {
-            return .failure(ValidationFailure([.error("", describe(error))]))
-        } catch {
-            return .failure(ValidationFailure([.error("", "invalid YAML: \(error)")]))
-        }
     }
 
     static func describe(_ error: YamlError) -> String {
@@ -64,29 +51,6 @@ public enum DocumentParser {
             return "invalid YAML\(offset.map { " at byte \($0)" } ?? ""): \(problem)"
         default:
             return "invalid YAML: \(error)"
-        }
-    }
-
-    static func json(from node: Node) -> JSON {
-        switch node {
-        case .scalar(let scalar):
-            switch Tag.Name(rawValue: node.tag.rawValue) {
-            case .null: return .null
-            case .bool: return node.bool.map(JSON.bool) ?? .string(scalar.string)
-            case .int: return node.int.map { .int(Int64($0)) } ?? .string(scalar.string)
-            case .float: return node.float.map(JSON.double) ?? .string(scalar.string)
-            default: return .string(scalar.string)
-            }
-        case .mapping(let mapping):
-            var object = JSONObject()
-            for (key, value) in mapping {
-                object[key.string ?? key.any as? String ?? "\(key)"] = json(from: value)
-            }
-            return .object(object)
-        case .sequence(let sequence):
-            return .array(sequence.map(json(from:)))
-        case .alias:
-            return .null
         }
     }
 }

@@ -30,8 +30,12 @@ public enum ManifestDecoder {
             basePath = ""
         case .object(let object):
             let phasesKey = object.keys.first { ObjectReader.normalize($0) == "phases" }
-            guard let phasesKey, let elements = object[phasesKey]?.arrayValue else {
+            guard let phasesKey, let value = object[phasesKey] else {
                 problems.error("", "expected a JSON array of phases, or an object with a \"phases\" array")
+                return Located(manifest: Manifest(phases: []), problems: problems, locations: [], skippedElements: false)
+            }
+            guard let elements = value.arrayValue else {
+                problems.error(JSONPointer.append("", phasesKey), "\(phasesKey) must be an array of phases, got \(value.typeName)")
                 return Located(manifest: Manifest(phases: []), problems: problems, locations: [], skippedElements: false)
             }
             list = elements
@@ -75,7 +79,7 @@ public enum ManifestDecoder {
         } else {
             problems.error(JSONPointer.append(path, "kind"), "missing kind (must be \"Phase\")")
         }
-        if let (id, idPath) = reader.take("id") {
+        if let (id, idPath) = reader.takeIncludingNull("id") {
             location.id = idPath
             if let text = FieldReader.string(id, idPath, &problems, what: "id") {
                 if text.trimmingSpaces.isEmpty { problems.error(idPath, "id must not be empty") }
@@ -108,13 +112,7 @@ public enum ManifestDecoder {
             spec.selector = decodeSelector(value, path: valuePath, location: &location, problems: &problems)
         }
         if let (value, valuePath) = reader.take("instancemode") {
-            if let text = value.stringValue, let mode = InstanceMode.allCases.first(where: {
-                ObjectReader.normalize($0.rawValue) == ObjectReader.normalize(text)
-            }) {
-                spec.instanceMode = mode
-            } else {
-                problems.error(valuePath, "unknown instanceMode \(FieldReader.describe(value)) (use immediate or onUse)")
-            }
+            spec.instanceMode = decodeInstanceMode(value, path: valuePath, problems: &problems)
         }
         if let (value, valuePath) = reader.take("waitfor") {
             location.waitFor = valuePath
@@ -186,7 +184,6 @@ public enum ManifestDecoder {
         return waitFor.phases.isEmpty && waitFor.timeout == nil && waitFor.extensions.isEmpty ? nil : waitFor
     }
 
-    static let retryNumbers = ["x-factor", "x-jitter"]
     static let retryDurations = ["x-initialDelay", "x-maxDelay"]
 
     static func decodeRetry(_ value: JSON, path: String, problems: inout Problems) -> RetryPolicy? {
@@ -205,12 +202,13 @@ public enum ManifestDecoder {
                 _ = FieldReader.duration(value, JSONPointer.append(path, key), &problems, what: key)
             }
         }
-        for key in retryNumbers {
-            if let value = retry.extensions[key] {
-                if RetryPolicy.number(value) == nil || RetryPolicy.number(value)! < 0 {
-                    problems.error(JSONPointer.append(path, key), "\(key) must be a non-negative number, got \(FieldReader.describe(value))")
-                }
-            }
+        if let value = retry.extensions["x-factor"] {
+            _ = FieldReader.number(value, JSONPointer.append(path, "x-factor"), &problems, what: "x-factor (each delay over the last)",
+                                   range: BackoffPolicy.factorRange)
+        }
+        if let value = retry.extensions["x-jitter"] {
+            _ = FieldReader.number(value, JSONPointer.append(path, "x-jitter"), &problems, what: "x-jitter (a fraction of the delay)",
+                                   range: BackoffPolicy.jitterRange)
         }
         reader.finish(&problems, known: "maxAttempts")
         return retry.maxAttempts == nil && retry.extensions.isEmpty ? nil : retry
@@ -224,11 +222,7 @@ public enum ManifestDecoder {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var handler = Handler()
         if let (action, actionPath) = reader.take("action") {
-            if let text = action.stringValue, let parsed = HandlerAction(rawValue: text.lowercased()) {
-                handler.action = parsed
-            } else if !action.isNull {
-                problems.error(actionPath, "unknown action \(FieldReader.describe(action)) (use raise, continue or abort)")
-            }
+            handler.action = decodeAction(action, path: actionPath, problems: &problems)
         }
         if let (spec, specPath) = reader.take("spec") {
             if let specObject = spec.objectValue {
@@ -253,6 +247,35 @@ public enum ManifestDecoder {
         let isEmpty = handler.action == nil && handler.messages.isEmpty && handler.labels.isEmpty
             && handler.notify == nil && handler.extensions.isEmpty && handler.specExtensions.isEmpty
         return isEmpty ? nil : handler
+    }
+
+    /// The protocol leaves instanceMode open: a value Planter does not know (the original's tests
+    /// send "parallel", "sequential") runs as `immediate`, with a warning (an error in strict mode).
+    static func decodeInstanceMode(_ value: JSON, path: String, problems: inout Problems) -> InstanceMode? {
+        guard let text = value.stringValue else {
+            problems.error(path, "instanceMode must be a string (immediate or onUse), got \(FieldReader.describe(value))")
+            return nil
+        }
+        if let mode = InstanceMode.allCases.first(where: { ObjectReader.normalize($0.rawValue) == ObjectReader.normalize(text) }) {
+            return mode
+        }
+        let hint = ObjectReader.closest(to: text, in: InstanceMode.allCases.map(\.rawValue)).map { "did you mean \"\($0)\"? " } ?? ""
+        problems.warning(path, "unknown instanceMode \(FieldReader.describe(value)) runs as \"immediate\" (\(hint)known: immediate, onUse)")
+        return nil
+    }
+
+    /// The protocol leaves a handler's action open: an unknown one (the original's tests send "log")
+    /// acts as the default, raise, with a warning; the handler's messages are still logged.
+    static func decodeAction(_ value: JSON, path: String, problems: inout Problems) -> HandlerAction? {
+        guard let text = value.stringValue else {
+            problems.error(path, "action must be a string (raise, continue or abort), got \(FieldReader.describe(value))")
+            return nil
+        }
+        if let action = HandlerAction(rawValue: text.lowercased()) { return action }
+        let hint = ObjectReader.closest(to: text, in: HandlerAction.allCases.map(\.rawValue)).map { "did you mean \"\($0)\"? " } ?? ""
+        problems.warning(path, "unknown action \(FieldReader.describe(value)) acts as the default, \"raise\" "
+            + "(\(hint)known: raise, continue, abort); the handler's messages are still logged")
+        return nil
     }
 
     static func decodeNotify(_ value: JSON, path: String, problems: inout Problems) -> Notify? {

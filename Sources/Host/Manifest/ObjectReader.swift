@@ -49,34 +49,66 @@ struct ObjectReader {
         return key.utf8.allSatisfy({ $0 < 0x80 }) ? ascii : ascii.lowercased()
     }
 
-    /// The value of a field (by its normalized name) and its pointer, consuming it.
+    /// The value of a field (by its normalized name) and its pointer, consuming it. A field
+    /// given as `null` is "not set" (the original Planter writes `"instance_mode": null`): nil.
     mutating func take(_ name: String) -> (value: JSON, path: String)? {
+        guard let field = takeIncludingNull(name), !field.value.isNull else { return nil }
+        return field
+    }
+
+    /// As `take`, but a `null` value is returned: for required fields, whose null is an error.
+    mutating func takeIncludingNull(_ name: String) -> (value: JSON, path: String)? {
         guard let index = position(of: name), !fields[index].taken else { return nil }
         fields[index].taken = true
         return (fields[index].value, JSONPointer.append(path, fields[index].key))
     }
 
-    /// Reports what nobody took as unknown: a warning, since newer protocol versions may add fields.
-    mutating func finish(_ problems: inout Problems, known: String) {
+    /// Reports what nobody took as unknown, with the closest known name when one is near. In
+    /// manifests a warning (newer protocol versions may add fields); in a deployment config an
+    /// error (a typo such as `isolatoin` must not silently change what runs).
+    mutating func finish(_ problems: inout Problems, known: String, severity: Problem.Severity = .warning) {
         for field in fields where !field.taken {
-            problems.warning(JSONPointer.append(path, field.key),
-                             "unknown field \"\(field.key)\" ignored (known here: \(known); extensions start with x-)")
+            let names = known.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+            let hint = ObjectReader.closest(to: field.key, in: names).map { "did you mean \"\($0)\"? " } ?? ""
+            let ignored = severity == .warning ? " ignored" : ""
+            problems.append(Problem(severity, JSONPointer.append(path, field.key),
+                                    "unknown field \"\(field.key)\"\(ignored) (\(hint)known here: \(known); extensions start with x-)"))
         }
         fields.removeAll()
         positions = nil
+    }
+
+    /// The known name nearest to `key` in any spelling (`isolatoin` → `isolation`), if it is near.
+    static func closest(to key: String, in names: [String]) -> String? {
+        let normalized = normalize(key)
+        guard normalized.utf8.count <= 64 else { return nil }  // a typo is short; keep the edit distance cheap
+        var best: (name: String, distance: Int)?
+        for name in names {
+            let distance = PhaseGraph.editDistance(normalized, normalize(name))
+            if distance <= max(1, normalized.utf8.count / 3), distance < best?.distance ?? .max { best = (name, distance) }
+        }
+        return best?.name
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: Character) -> String {
+        var s = self
+        while s.first == set { s.removeFirst() }
+        while s.last == set { s.removeLast() }
+        return String(s)
     }
 }
 
 /// Typed reads with messages that say what was expected and what came.
 enum FieldReader {
+    /// A string; any other type is an error naming what came (a number is not turned into text).
     static func string(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> String? {
-        switch value {
-        case .string(let s): return s
-        case .int, .double: return value.serialized  // a number where text was meant: keep its text
-        default:
-            problems.error(path, "\(what) must be a string, got \(value.typeName)")
+        guard case .string(let s) = value else {
+            problems.error(path, "\(what) must be a string, got \(describe(value))")
             return nil
         }
+        return s
     }
 
     /// An integer, also from a numeric string (`"5"`), as some manifest writers send them.
@@ -100,11 +132,27 @@ enum FieldReader {
     }
 
     static func duration(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> PlanDuration? {
-        guard let duration = PlanDuration(json: value) else {
-            problems.error(path, "\(what) must be a duration like 300ms, 5s, 2m or 1h, got \(describe(value))")
+        switch PlanDuration.parse(value) {
+        case .success(let duration): return duration
+        case .failure(let reason):
+            problems.error(path, "\(what) must be a duration from 0 to 30 days, like 300ms, 5s, 2m, 1h or a number "
+                + "of seconds; got \(describe(value)) (\(reason))")
             return nil
         }
-        return duration
+    }
+
+    /// A number in `range`, also from a numeric string (`"0.1"`).
+    static func number(_ value: JSON, _ path: String, _ problems: inout Problems, what: String,
+                       range: ClosedRange<Double>) -> Double? {
+        guard let number = RetryPolicy.number(value), number.isFinite else {
+            problems.error(path, "\(what) must be a number from \(range.lowerBound.compact) to \(range.upperBound.compact), got \(describe(value))")
+            return nil
+        }
+        guard range.contains(number) else {
+            problems.error(path, "\(what) must be from \(range.lowerBound.compact) to \(range.upperBound.compact), got \(describe(value))")
+            return nil
+        }
+        return number
     }
 
     /// A list of strings; a single string is taken as a list of one.
@@ -145,11 +193,19 @@ enum FieldReader {
         return labels
     }
 
+    /// The value for a message: short scalars as written, long text cut, containers by type.
     static func describe(_ value: JSON) -> String {
         switch value {
-        case .string(let s): return "\"\(s)\""
+        case .string(let s):
+            let shown = s.unicodeScalars.count > 60 ? String(String.UnicodeScalarView(s.unicodeScalars.prefix(60))) + "…" : s
+            return "\"\(shown)\""
         case .int, .double, .bool: return value.serialized
         default: return value.typeName
         }
     }
+}
+
+extension Double {
+    /// `1` rather than `1.0` in messages.
+    var compact: String { self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }

@@ -39,13 +39,24 @@ final class AttemptOutput: Sendable {
     /// The attempt ended: flush what was held back and return the phase's output so far
     /// (earlier attempts' output is kept in front, within the same bound).
     func finish() -> OutputTail.Snapshot {
-        let (pending, snapshot) = tail.withLock { tail in (tail.flushPending(), tail.snapshot) }
+        let (pending, snapshot, limit) = tail.withLock { tail in (tail.flushPending(), tail.snapshot, tail.limit) }
         publish(pending, .stdout)
         guard previous.totalBytes > 0 else { return snapshot }
-        var combined = previous
-        combined.text += snapshot.text
-        combined.totalBytes += snapshot.totalBytes
-        combined.droppedBytes += snapshot.droppedBytes
+        return Self.combine(previous, snapshot, limit: limit)
+    }
+
+    /// Earlier attempts' tail in front of this one's, cut to `limit` bytes from the front (never
+    /// inside a UTF-8 sequence): the bound holds however many attempts there were.
+    static func combine(_ earlier: OutputTail.Snapshot, _ latest: OutputTail.Snapshot, limit: Int) -> OutputTail.Snapshot {
+        var combined = OutputTail.Snapshot()
+        combined.totalBytes = earlier.totalBytes + latest.totalBytes
+        combined.droppedBytes = earlier.droppedBytes + latest.droppedBytes
+        var bytes = Array(earlier.text.utf8)
+        bytes.append(contentsOf: latest.text.utf8)
+        var cut = max(0, bytes.count - max(0, limit))
+        while cut < bytes.count, bytes[cut] & 0xC0 == 0x80 { cut += 1 }
+        combined.droppedBytes += cut
+        combined.text = String(decoding: bytes[cut...], as: UTF8.self)
         return combined
     }
 }

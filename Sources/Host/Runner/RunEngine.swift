@@ -101,6 +101,12 @@ final class RunEngine: @unchecked Sendable {
         emit(RunEvent(time: startedAt, runId: options.runId, kind: .runStarted,
                       message: "run started: \(included.filter { $0 }.count) of \(records.count) phases",
                       details: ["phases": .int(Int64(records.count)), "parallel": .int(Int64(options.parallel))]))
+        // What validation let through with a warning (an open value such as instanceMode "parallel")
+        // is part of the run's record, next to what it did.
+        for warning in plan.warnings {
+            emit(RunEvent(runId: options.runId, kind: .log, level: .warning, message: "manifest: \(warning)",
+                          details: ["path": .string(warning.path)]))
+        }
         for index in records.indices {
             if !included[index] {
                 let onUse = plan.phases[index].spec.instanceMode == .onUse && (options.selection?[index] ?? true)

@@ -4,7 +4,6 @@ import PlanterJSON
 public struct RunEvent: Sendable {
     public enum Kind: String, Sendable {
         case runStarted
-        case phaseWaiting
         case attemptStarted
         case output
         case log

@@ -105,7 +105,7 @@ public actor PlanterService {
     /// Validation needs no state, so it runs on the caller's task, outside the actor: plans
     /// validate in parallel and only the diff and the run start are serialized.
     public nonisolated func submit(_ document: JSON, options: SubmitOptions) async throws(ServiceError) -> JSON {
-        let plan = try validate(document)
+        let plan = try validate(document, strict: options.strict || configuration.strict)
         return try await submit(plan, options: options)
     }
 
@@ -189,8 +189,8 @@ public actor PlanterService {
         return true
     }
 
-    private nonisolated func validate(_ document: JSON) throws(ServiceError) -> Plan {
-        switch PlanValidator.validate(document: document, registry: setup.registry) {
+    private nonisolated func validate(_ document: JSON, strict: Bool = false) throws(ServiceError) -> Plan {
+        switch PlanValidator.validate(document: document, registry: setup.registry, strict: strict) {
         case .success(let plan): return plan
         case .failure(let failure): throw .invalid(failure.problems)
         }

@@ -23,6 +23,8 @@ public struct ServiceConfiguration: Sendable {
     public var shutdownGrace: Duration = .seconds(10)
     /// While a run is in progress, state is saved at most this often (coalesced).
     public var progressSaveInterval: Duration = .milliseconds(200)
+    /// Every plan is validated in strict mode (`PLANTER_STRICT=1`): warnings are errors.
+    public var strict = false
 
     public init() {}
 }
@@ -33,8 +35,12 @@ public struct SubmitOptions: Sendable {
     public var stage = false
     public var force = false
     public var queue = false
+    /// Warnings are errors (`?strict=true`); the service's own `strict` option applies as well.
+    public var strict = false
 
-    public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false) {
+    public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false,
+                strict: Bool = false) {
+        self.strict = strict
         self.dryRun = dryRun
         self.wait = wait
         self.stage = stage

@@ -38,6 +38,14 @@ public struct Problems: Sendable, Equatable {
     public mutating func warning(_ path: String, _ message: String) { all.append(.warning(path, message)) }
     public mutating func append(contentsOf other: Problems) { all += other.all }
     public mutating func append(_ problem: Problem) { all.append(problem) }
+
+    /// Strict mode: what would pass with a warning is refused; the message says why.
+    public mutating func makeWarningsErrors() {
+        for index in all.indices where all[index].severity == .warning {
+            all[index].severity = .error
+            all[index].message += " [an error in strict mode]"
+        }
+    }
 }
 
 /// Thrown by entry points that refuse invalid input; carries every problem.

@@ -12,7 +12,7 @@ enum PlanRoutes {
         table.add(.post, "/plan") { request, _ in
             let query = Query(request)
             let options = SubmitOptions(dryRun: try query.bool("dryRun"), wait: try query.bool("wait"), stage: try query.bool("stage"),
-                                        force: try query.bool("force"), queue: try query.bool("queue"))
+                                        force: try query.bool("force"), queue: try query.bool("queue"), strict: try query.bool("strict"))
             let document = try await ManifestBody.read(request, limit: limit)
             let answer = try await service.submit(document, options: options)
             let mode = options.dryRun ? "dryRun" : options.stage ? "stage" : answer["queued"] != nil ? "queue" : "run"
