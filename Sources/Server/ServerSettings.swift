@@ -1,4 +1,5 @@
 import Foundation
+import PlanterHost
 
 /// Everything `planter serve` is told by flags and the environment.
 public struct ServerSettings: Sendable {
@@ -51,18 +52,19 @@ public struct ServerSettings: Sendable {
             }
             settings.syncFrom = remote.hasSuffix("/") ? String(remote.dropLast()) : remote
         }
+        // Durations as manifests write them (`30`, `30s`, `1m`), checked and at most 30 days: no conversion traps.
         if let interval = value("PLANTER_SYNC_INTERVAL") {
-            guard let seconds = Double(interval), seconds > 0 else {
-                throw SettingsError("PLANTER_SYNC_INTERVAL must be a positive number of seconds, not \"\(interval)\"")
+            guard case .success(let duration) = PlanDuration.parse(interval), duration.milliseconds > 0 else {
+                throw SettingsError("PLANTER_SYNC_INTERVAL must be a duration of more than 0 and at most 30 days (seconds, or 30s, 1m), not \"\(interval)\"")
             }
-            settings.syncInterval = .milliseconds(Int64(seconds * 1000))
+            settings.syncInterval = duration.duration
         }
         settings.syncToken = value("PLANTER_SYNC_TOKEN") ?? settings.token
         if let grace = value("PLANTER_SHUTDOWN_GRACE") {
-            guard let seconds = Double(grace), seconds >= 0 else {
-                throw SettingsError("PLANTER_SHUTDOWN_GRACE must be a number of seconds, not \"\(grace)\"")
+            guard case .success(let duration) = PlanDuration.parse(grace) else {
+                throw SettingsError("PLANTER_SHUTDOWN_GRACE must be a duration from 0 to 30 days (seconds, or 30s, 1m), not \"\(grace)\"")
             }
-            settings.shutdownGrace = .milliseconds(Int64(seconds * 1000))
+            settings.shutdownGrace = duration.duration
         }
         return settings
     }
