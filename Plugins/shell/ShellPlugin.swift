@@ -40,8 +40,8 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         var grace = 5000
         if let value = object["killGraceMs"], !value.isNull {
-            guard let ms = value.intValue, ms >= 0 else {
-                throw PluginError("config.killGraceMs must be a non-negative integer, got \(value)")
+            guard let ms = value.intValue, ms >= 0, ms <= 3_600_000 else {
+                throw PluginError("config.killGraceMs must be an integer from 0 to 3600000 (an hour), got \(value)")
             }
             grace = ms
         }

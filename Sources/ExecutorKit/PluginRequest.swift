@@ -45,7 +45,12 @@ public struct PluginRequest: Sendable {
             case "dryRun":
                 guard let flag = value.boolValue else { throw Self.wrongType("dryRun", "a boolean", value) }
                 dryRun = flag
-            case "timeoutMs": timeoutMs = value.isNull ? nil : try Self.int(value, "timeoutMs")
+            case "timeoutMs":
+                // Plugins turn it into nanoseconds: a value past 30 days (the longest a manifest may ask) is refused, not overflowed.
+                timeoutMs = value.isNull ? nil : try Self.int(value, "timeoutMs")
+                if let ms = timeoutMs, ms > Self.maximumTimeoutMs {
+                    throw PluginError("timeoutMs must be at most \(Self.maximumTimeoutMs) (30 days), got \(ms)")
+                }
             case "inputs":
                 if value.isNull { continue }
                 guard let inputs = value.objectValue else { throw Self.wrongType("inputs", "an object", value) }
@@ -75,6 +80,9 @@ public struct PluginRequest: Sendable {
         guard let string = value.stringValue else { throw wrongType(key, "a string", value) }
         return string
     }
+
+    /// 30 days in milliseconds: what `PlanDuration.maximum` allows a manifest.
+    public static let maximumTimeoutMs = 30 * 86_400_000
 
     private static func int(_ value: JSON, _ key: String) throws(PluginError) -> Int {
         guard let int = value.intValue else { throw wrongType(key, "an integer", value) }
