@@ -48,8 +48,8 @@ public struct PluginRequest: Sendable {
             case "timeoutMs":
                 // Plugins turn it into nanoseconds: a value past 30 days (the longest a manifest may ask) is refused, not overflowed.
                 timeoutMs = value.isNull ? nil : try Self.int(value, "timeoutMs")
-                if let ms = timeoutMs, ms > Self.maximumTimeoutMs {
-                    throw PluginError("timeoutMs must be at most \(Self.maximumTimeoutMs) (30 days), got \(ms)")
+                if let ms = timeoutMs, !(0...Self.maximumTimeoutMs).contains(ms) {
+                    throw PluginError("timeoutMs must be from 0 to \(Self.maximumTimeoutMs) (30 days), got \(ms)")
                 }
             case "inputs":
                 if value.isNull { continue }

@@ -141,6 +141,17 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
         }
     }
 
+    /// Lookup by key for many lookups in one object: linear while it is small, hashed once it is
+    /// not (an API client may send an object with 100,000 keys; a scan per key is quadratic).
+    public func finder() -> (String) -> JSON? {
+        guard members.count > 16 else { return { key in self[key] } }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(members.count)
+        for (position, member) in members.enumerated() where index[member.key] == nil { index[member.key] = position }
+        let members = members
+        return { key in index[key].map { members[$0].value } }
+    }
+
     public mutating func append(_ key: String, _ value: JSON) {
         members.append(Member(key: key, value: value))
     }
@@ -153,8 +164,9 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.members.count == rhs.members.count else { return false }
         if zip(lhs.members, rhs.members).allSatisfy({ $0.key == $1.key && $0.value == $1.value }) { return true }
+        let other = rhs.finder()
         for member in lhs.members {
-            guard let other = rhs[member.key], other == member.value else { return false }
+            guard let value = other(member.key), value == member.value else { return false }
         }
         return true
     }

@@ -50,7 +50,8 @@ private struct Reader {
         let offset = offset ?? position
         var line = 1
         var column = 1
-        var index = 0
+        // A skipped byte order mark is not a column.
+        var index = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
         while index < offset && index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\n") {

@@ -189,4 +189,73 @@ import Testing
         let cut = AttemptOutput.combine(earlier, latest, limit: 61)
         #expect(cut.text == String(repeating: "b", count: 60))
     }
+
+    @Test func yamlCannotTrapOrRecurseThroughYams() {
+        // Base-60 integers: Yams' constructor multiplies unchecked; Planter keeps such text as text.
+        expect("- {kind: Phase, id: a, spec: {x-timeout: 1:0:0:0:0:0:0:0:0:0:0}}\n", "error: /0/spec/x-timeout:", "not a duration", format: .yaml)
+        guard case .success(let json) = DocumentParser.parse("a: 200000000000000000:0\nb: 0x1F\nc: -12\nd: 1_000\n", format: .yaml) else {
+            Issue.record("integers refused")
+            return
+        }
+        #expect(json == ["a": "200000000000000000:0", "b": 31, "c": -12, "d": 1000])
+        // An alias as a key would be hashed (expanded) by Yams before any budget applies.
+        var laughs = "- &l0 [x,x,x,x,x,x,x,x,x,x]\n"
+        for level in 1...8 { laughs += "- &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ",") + "]\n" }
+        expect(laughs + "- ? *l8\n  : 1\n", "not an alias", format: .yaml)
+        expect("- ? [a, b]\n  : 1\n", "a mapping key must be text", format: .yaml)
+        // Aliases nesting aliases: every event is shallow, the tree is not.
+        var deep = ""
+        for level in 0..<40 {
+            let inner = level == 0 ? "x" : "*a\(level - 1)"
+            deep += "- &a\(level) " + String(repeating: "[", count: 100) + inner + String(repeating: "]", count: 100) + "\n"
+        }
+        expect(deep, "nesting deeper than 512 levels (through aliases)", format: .yaml)
+    }
+
+    @Test func yamlMessagesSayWhere() {
+        let notUTF8: [UInt8] = Array("a: 1\nb: 2\nc: \"".utf8) + [0xFF] + Array("\"\n".utf8)
+        #expect(yamlProblems(notUTF8).contains { $0.contains("line 3, column 5") }, "\(yamlProblems(notUTF8))")
+        let duplicate = found("- kind: Phase\n  id: a\n  id: b\n", format: .yaml)
+        #expect(duplicate.count == 1 && duplicate[0].contains(#"the key "id" is given more than once"#) && !duplicate[0].contains("kind: Phase"),
+                "\(duplicate)")
+        expect("- kind: Phase\n  id: 2024\n", #"id must be a string, got 2024 (quote it to mean text: "2024")"#, format: .yaml)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse([0xEF, 0xBB, 0xBF] + Array("[1,]".utf8)) }
+        do { _ = try JSONParser.parse([0xEF, 0xBB, 0xBF] + Array("[1,]".utf8)) } catch { #expect(error.column == 4, "\(error)") }
+    }
+
+    @Test func nullExtensionsAreNotSetAndInfinityIsNotFinite() {
+        #expect(found(phase(#""x-timeout": null, "retry": {"maxAttempts": 2, "x-factor": null, "x-initialDelay": null}"#)).isEmpty)
+        expect(phase(#""x-timeout": "inf""#), "not a finite number")
+    }
+
+    @Test func openValuesAreKeptAsWritten() throws {
+        let plan = try makePlan(#"[{"kind":"Phase","id":"a","spec":{"instanceMode":"parallel","onFailure":{"action":"log"}}}]"#)
+        let canonical = plan.phases[0].spec.canonicalJSON
+        #expect(canonical["instanceMode"] == "parallel" && canonical["onFailure"]?["action"] == "log", "\(canonical)")
+        let other = try makePlan(#"[{"kind":"Phase","id":"a","spec":{"instanceMode":"sequential","onFailure":{"action":"log"}}}]"#)
+        #expect(PlanDiff(old: plan.manifest, new: other.manifest).changed.count == 1, "a changed open value is a change")
+    }
+
+    @Test func cyclesAndUnknownIdsCostLittleAndSayLittle() {
+        // Each phase waits for the next and for the first: thousands of cycles, each as long as the manifest.
+        let count = 3000
+        let phases = (0..<count).map { index in
+            #"{"kind":"Phase","id":"p\#(index)","spec":{"waitFor":["p\#((index + 1) % count)","p0"]}}"#
+        }
+        let all = problems("[" + phases.joined(separator: ",") + "]")
+        #expect(all.count <= 11 && all.allSatisfy { $0.message.utf8.count < 400 }, "\(all.count) problems")
+        #expect(all.contains { $0.message.contains("more dependency cycles may follow") })
+        let ids = (0..<1500).map { #"{"kind":"Phase","id":"\#(String(repeating: "q", count: 60))\#($0)"}"# }
+        let waiting = #"{"kind":"Phase","id":"w","spec":{"waitFor":[\#((0..<200).map { "\"\(String(repeating: "z", count: 60))\($0)\"" }.joined(separator: ","))]}}"#
+        #expect(problems("[" + (ids + [waiting]).joined(separator: ",") + "]").count == 200)
+    }
+
+    @Test func largeLabelSetsCompareInLinearTime() {
+        let labels = (0..<50_000).map { #""k\#($0)":"v""# }.joined(separator: ",")
+        let text = #"[{"kind":"Phase","id":"a","spec":{"selector":{"matchLabels":{\#(labels)}}}}]"#
+        guard case .success(let json) = DocumentParser.parse(text, format: .json) else { return }
+        let decoded = ManifestDecoder.decode(json).manifest
+        #expect(decoded.phases[0].spec.labels.count == 50_000)
+        #expect(decoded == ManifestDecoder.decode(json).manifest)
+    }
 }

@@ -55,15 +55,16 @@ public struct PlanDiff: Sendable, Equatable {
             changes.append(FieldChange(path: path, old: old, new: new))
             return
         }
+        let inAfter = after.finder(), inBefore = before.finder()
         for member in before {
             let memberPath = JSONPointer.append(path, member.key)
-            if let value = after[member.key] {
+            if let value = inAfter(member.key) {
                 compare(member.value, value, path: memberPath, into: &changes)
             } else {
                 changes.append(FieldChange(path: memberPath, old: member.value, new: nil))
             }
         }
-        for member in after where before[member.key] == nil {
+        for member in after where inBefore(member.key) == nil {
             changes.append(FieldChange(path: JSONPointer.append(path, member.key), old: nil, new: member.value))
         }
     }

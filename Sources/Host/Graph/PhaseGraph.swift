@@ -31,10 +31,12 @@ public struct PhaseGraph: Sendable {
         var dependents = [[Int]](repeating: [], count: phases.count)
         // Suggestions cost an edit distance per candidate: a manifest full of unknown ids gets a
         // few, in manifest order (deterministic), not a quadratic search.
-        var hintsLeft = 50
-        let candidates = phases.prefix(2000).map(\.id)
+        var hintsLeft = 20
+        let candidates = phases.prefix(1000).map(\.id)
         for (index, phase) in phases.enumerated() {
             guard let waitFor = phase.spec.waitFor else { continue }
+            // A long list is deduplicated by hash (an API client may send 100,000 entries).
+            var seen: Set<Int>? = waitFor.phases.count > 16 ? [] : nil
             for (position, id) in waitFor.phases.enumerated() {
                 guard let target = indexByID[id] else {
                     var hint = ""
@@ -48,30 +50,40 @@ public struct PhaseGraph: Sendable {
                     valid = false
                     continue
                 }
-                if !dependencies[index].contains(target) {
+                if seen.map({ $0.contains(target) }) ?? dependencies[index].contains(target) { continue }
+                seen?.insert(target)
+                do {
                     dependencies[index].append(target)
                     dependents[target].append(index)
                 }
             }
         }
+        let cycles = PhaseGraph(ids: [], indexByID: [:], dependencies: dependencies, dependents: []).cycles(limit: 10)
         let graph = PhaseGraph(ids: phases.map(\.id), indexByID: indexByID, dependencies: dependencies, dependents: dependents)
-        for cycle in graph.cycles() {
-            let names = (cycle + [cycle[0]]).map { graph.ids[$0] }.joined(separator: " -> ")
+        for cycle in cycles {
+            // A long cycle is shown by its ends: the message must not grow with the manifest.
+            let shown = cycle.count <= 20 ? cycle + [cycle[0]] : Array(cycle.prefix(10)) + [-1] + Array(cycle.suffix(9)) + [cycle[0]]
+            let names = shown.map { $0 < 0 ? "… (\(cycle.count - 19) more)" : graph.ids[$0] }.joined(separator: " -> ")
             problems.error(locations[cycle[0]].waitFor, "dependency cycle: \(names)")
             valid = false
         }
+        if cycles.count == 10 { problems.error("", "more dependency cycles may follow: the first 10 are reported") }
         return valid ? graph : nil
     }
 
-    /// Every cycle found by a depth-first search, each as the phases along it.
-    func cycles() -> [[Int]] {
+    /// Cycles found by a depth-first search (at most `limit`), each as the phases along it.
+    func cycles(limit: Int = .max) -> [[Int]] {
+        let count = dependencies.count
         var state = [UInt8](repeating: 0, count: count)  // 0 new, 1 on stack, 2 done
         var found: [[Int]] = []
         var stack: [(node: Int, next: Int)] = []
         var onPath: [Int] = []
+        var pathPosition = [Int](repeating: 0, count: count)  // where a node on the path stands in it
         for root in 0..<count where state[root] == 0 {
+            if found.count >= limit { break }
             stack.append((root, 0))
             state[root] = 1
+            pathPosition[root] = onPath.count
             onPath.append(root)
             while let top = stack.last {
                 let edges = dependencies[top.node]
@@ -81,10 +93,11 @@ public struct PhaseGraph: Sendable {
                     if state[target] == 0 {
                         state[target] = 1
                         stack.append((target, 0))
+                        pathPosition[target] = onPath.count
                         onPath.append(target)
-                    } else if state[target] == 1, let start = onPath.lastIndex(of: target) {
+                    } else if state[target] == 1, found.count < limit {
                         // A waits for B waits for … A: report in waiting order, from the dependency.
-                        found.append(Array(onPath[start...]))
+                        found.append(Array(onPath[pathPosition[target]...]))
                     }
                 } else {
                     state[top.node] = 2
@@ -144,27 +157,34 @@ public struct PhaseGraph: Sendable {
 
     /// The candidate a typo most likely meant, if one is close enough.
     public static func closestID(to id: String, in candidates: some Sequence<String>) -> String? {
-        guard id.utf8.count <= 128 else { return nil }  // typos are short; keeps the edit distance cheap
+        guard id.utf8.count <= 64 else { return nil }  // typos are short; keeps the edit distance cheap
         var best: (String, Int)?
-        for candidate in candidates where candidate.utf8.count <= 131 {
-            let distance = editDistance(id, candidate)
+        let threshold = max(1, id.count / 3)
+        for candidate in candidates where candidate.utf8.count <= 67 {
+            let distance = editDistance(id, candidate, giveUpAbove: threshold)
             // Close enough to be a typo, and not a wholesale replacement ("b" is not a typo of "a").
             if distance <= max(1, id.count / 3), distance < id.count, distance < best?.1 ?? .max { best = (candidate, distance) }
         }
         return best?.0
     }
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    /// Levenshtein distance over bytes; stops early (returning more than `giveUpAbove`) once
+    /// every entry of a row is past it, since the distance can only grow from there.
+    static func editDistance(_ a: String, _ b: String, giveUpAbove limit: Int = .max) -> Int {
         let a = Array(a.utf8), b = Array(b.utf8)
         if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
         if abs(a.count - b.count) > 3 { return abs(a.count - b.count) }
         var previous = Array(0...b.count)
+        var current = previous
         for i in 1...a.count {
-            var current = [i] + [Int](repeating: 0, count: b.count)
+            current[0] = i
+            var rowMinimum = i
             for j in 1...b.count {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                rowMinimum = min(rowMinimum, current[j])
             }
-            previous = current
+            if rowMinimum > limit { return rowMinimum }
+            swap(&previous, &current)
         }
         return previous[b.count]
     }

@@ -49,8 +49,12 @@ public enum DocumentParser {
             return "invalid YAML at line \(mark.line), column \(mark.column): \(problem)\(where_)"
         case .reader(let problem, let offset, _, _):
             return "invalid YAML\(offset.map { " at byte \($0)" } ?? ""): \(problem)"
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Not `\(error)`: its context text is the whole document.
+            let keys = duplicates.prefix(5).map { "\"\($0.prefix(60))\"" }.joined(separator: ", ")
+            return "invalid YAML at line \(context.mark.line), column \(context.mark.column): the key \(keys) is given more than once in one mapping"
         default:
-            return "invalid YAML: \(error)"
+            return "invalid YAML: \(String(describing: error).prefix(300))"
         }
     }
 }

@@ -37,9 +37,17 @@ public struct Labels: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiter
         }
     }
 
+    /// Appends a key known not to be here yet (the keys of a parsed JSON object are unique).
+    mutating func appendUnchecked(_ key: String, _ value: String) { pairs.append(Label(key: key, value: value)) }
+
     /// True when every label of `required` is present here with the same value.
     public func contains(all required: Labels) -> Bool {
-        required.pairs.allSatisfy { self[$0.key] == $0.value }
+        if required.count > 16 && count > 16 {  // hashed: label sets from API clients can be large
+            var values: [String: String] = [:]
+            for pair in pairs where values[pair.key] == nil { values[pair.key] = pair.value }
+            return required.pairs.allSatisfy { values[$0.key] == $0.value }
+        }
+        return required.pairs.allSatisfy { self[$0.key] == $0.value }
     }
 
     public func makeIterator() -> IndexingIterator<[Label]> { pairs.makeIterator() }

@@ -113,6 +113,7 @@ public enum ManifestDecoder {
         }
         if let (value, valuePath) = reader.take("instancemode") {
             spec.instanceMode = decodeInstanceMode(value, path: valuePath, problems: &problems)
+            if spec.instanceMode == nil { spec.openInstanceMode = value.stringValue }
         }
         if let (value, valuePath) = reader.take("waitfor") {
             location.waitFor = valuePath
@@ -131,7 +132,7 @@ public enum ManifestDecoder {
         if let run = spec.extensions["x-run"], run.objectValue == nil, !run.isNull {
             problems.error(JSONPointer.append(path, "x-run"), "x-run (the executor payload) must be an object, got \(run.typeName)")
         }
-        if let timeout = spec.extensions["x-timeout"] {
+        if let timeout = spec.extensions["x-timeout"], !timeout.isNull {
             _ = FieldReader.duration(timeout, JSONPointer.append(path, "x-timeout"), &problems, what: "x-timeout")
         }
         reader.finish(&problems, known: specFields)
@@ -198,15 +199,15 @@ public enum ManifestDecoder {
         }
         retry.extensions = reader.extensions
         for key in retryDurations {
-            if let value = retry.extensions[key] {
+            if let value = retry.extensions[key], !value.isNull {
                 _ = FieldReader.duration(value, JSONPointer.append(path, key), &problems, what: key)
             }
         }
-        if let value = retry.extensions["x-factor"] {
+        if let value = retry.extensions["x-factor"], !value.isNull {
             _ = FieldReader.number(value, JSONPointer.append(path, "x-factor"), &problems, what: "x-factor (each delay over the last)",
                                    range: BackoffPolicy.factorRange)
         }
-        if let value = retry.extensions["x-jitter"] {
+        if let value = retry.extensions["x-jitter"], !value.isNull {
             _ = FieldReader.number(value, JSONPointer.append(path, "x-jitter"), &problems, what: "x-jitter (a fraction of the delay)",
                                    range: BackoffPolicy.jitterRange)
         }
@@ -223,6 +224,7 @@ public enum ManifestDecoder {
         var handler = Handler()
         if let (action, actionPath) = reader.take("action") {
             handler.action = decodeAction(action, path: actionPath, problems: &problems)
+            if handler.action == nil { handler.openAction = action.stringValue }
         }
         if let (spec, specPath) = reader.take("spec") {
             if let specObject = spec.objectValue {
@@ -244,7 +246,7 @@ public enum ManifestDecoder {
         }
         handler.extensions = reader.extensions
         reader.finish(&problems, known: "action, spec")
-        let isEmpty = handler.action == nil && handler.messages.isEmpty && handler.labels.isEmpty
+        let isEmpty = handler.action == nil && handler.openAction == nil && handler.messages.isEmpty && handler.labels.isEmpty
             && handler.notify == nil && handler.extensions.isEmpty && handler.specExtensions.isEmpty
         return isEmpty ? nil : handler
     }

@@ -23,7 +23,11 @@ extension PhaseSpec {
             selectorObject.appendExtensions(selector.extensions)
             object.appendUnchecked("selector", .object(selectorObject))
         }
-        if let instanceMode { object.appendUnchecked("instanceMode", .string(instanceMode.rawValue)) }
+        if let instanceMode {
+            object.appendUnchecked("instanceMode", .string(instanceMode.rawValue))
+        } else if let openInstanceMode {
+            object.appendUnchecked("instanceMode", .string(openInstanceMode))
+        }
         if let waitFor {
             var waitObject = JSONObject()
             waitObject.appendUnchecked("phases", .array(waitFor.phases.map(JSON.string)))
@@ -47,7 +51,11 @@ extension PhaseSpec {
 extension Handler {
     public var canonicalJSON: JSON {
         var object = JSONObject()
-        if let action { object.appendUnchecked("action", .string(action.rawValue)) }
+        if let action {
+            object.appendUnchecked("action", .string(action.rawValue))
+        } else if let openAction {
+            object.appendUnchecked("action", .string(openAction))
+        }
         var spec = JSONObject()
         if !messages.isEmpty { spec.appendUnchecked("message", .array(messages.map(JSON.string))) }
         if !labels.isEmpty { spec.appendUnchecked("labels", labels.json) }

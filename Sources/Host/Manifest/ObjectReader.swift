@@ -105,7 +105,9 @@ enum FieldReader {
     /// A string; any other type is an error naming what came (a number is not turned into text).
     static func string(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> String? {
         guard case .string(let s) = value else {
-            problems.error(path, "\(what) must be a string, got \(describe(value))")
+            // YAML reads `id: 2024` as a number: say how to mean text.
+            let hint = value.doubleValue != nil || value.boolValue != nil ? " (quote it to mean text: \"\(value.serialized)\")" : ""
+            problems.error(path, "\(what) must be a string, got \(describe(value))\(hint)")
             return nil
         }
         return s
@@ -184,7 +186,7 @@ enum FieldReader {
         var labels = Labels()
         for member in object {
             if let s = member.value.stringValue {
-                labels[member.key] = s
+                labels.appendUnchecked(member.key, s)
             } else {
                 problems.error(JSONPointer.append(path, member.key),
                                "label \"\(member.key)\" must have a string value, got \(describe(member.value))")

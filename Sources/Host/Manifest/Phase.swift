@@ -27,6 +27,9 @@ public struct PhaseSpec: Sendable, Equatable {
     public var description: String?
     public var selector: Selector?
     public var instanceMode: InstanceMode?
+    /// An instanceMode the protocol allows but Planter does not know (`"parallel"`): runs as
+    /// `immediate`, and is kept so the plan is written back and diffed as it was sent.
+    public var openInstanceMode: String?
     public var waitFor: WaitFor?
     public var retry: RetryPolicy?
     public var onFailure: Handler?
@@ -123,6 +126,8 @@ public enum HandlerAction: String, Sendable, CaseIterable {
 public struct Handler: Sendable, Equatable {
     /// nil when the manifest gives none: `raise` for onFailure.
     public var action: HandlerAction?
+    /// An action Planter does not know (`"log"`): acts as the default, kept as written.
+    public var openAction: String?
     public var messages: [String]
     public var labels: Labels
     public var notify: Notify?

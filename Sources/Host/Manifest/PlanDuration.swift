@@ -68,7 +68,7 @@ public struct PlanDuration: Sendable, Hashable, Comparable, CustomStringConverti
     }
 
     private static func fromMilliseconds(_ value: Double) -> Result<PlanDuration, ParseError> {
-        guard value.isFinite else { return .failure(value.isNaN ? .notFinite : (value < 0 ? .negative : .tooLong)) }
+        guard value.isFinite else { return .failure(.notFinite) }
         guard value >= 0 else { return .failure(.negative) }
         let rounded = value.rounded()
         guard rounded <= Double(maximum.milliseconds) else { return .failure(.tooLong) }

@@ -8,7 +8,8 @@ import Yams
 /// document is refused at once and in little memory. Values JSON cannot hold (`.inf`, `.nan`,
 /// a mapping as a key) are errors at their JSON pointer, not changed.
 enum YAMLDocument {
-    /// Values the expanded document may hold: ten per byte of text, at least 100,000, at most 4 million.
+    /// Values the expanded document may hold: ten per byte of text, at least 100,000, at most 4 million
+    /// (text costs one value per 16 bytes, so expanded text stays under 64 MB).
     static func budget(forBytes count: Int) -> Int { min(4_000_000, max(100_000, count.multipliedReportingOverflow(by: 10).partialValue)) }
 
     static func parse(_ bytes: [UInt8]) -> Result<JSON, ValidationFailure> {
@@ -36,8 +37,10 @@ enum YAMLDocument {
         }
     }
 
-    /// Walks libyaml's events once: syntax errors with line and column, nesting depth, and text
-    /// that is not UTF-8 (libyaml refuses it; Yams would otherwise see replacement characters).
+    /// Walks libyaml's events once, before Yams composes anything: syntax errors with line and
+    /// column, nesting depth, text that is not UTF-8, and keys that are not text. (Yams hashes every
+    /// key to find duplicates, recursing into it: an alias as a key could expand a "billion laughs"
+    /// inside that hash, or recurse past the stack, before any budget applies.)
     static func checkStructure(_ bytes: [UInt8]) -> Problem? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return .error("", "cannot start the YAML parser (out of memory)") }
@@ -45,25 +48,44 @@ enum YAMLDocument {
         return bytes.withUnsafeBufferPointer { buffer -> Problem? in
             guard let base = buffer.baseAddress, !buffer.isEmpty else { return nil }
             yaml_parser_set_input_string(&parser, base, buffer.count)
-            var depth = 0
+            // One entry per open container: whether it is a mapping, and whether its next node is a key.
+            var open: [(isMapping: Bool, expectsKey: Bool)] = []
+            func at(_ mark: yaml_mark_t, _ message: String) -> Problem {
+                .error("", "invalid YAML at line \(mark.line + 1), column \(mark.column + 1): \(message)")
+            }
+            /// A node ended: in a mapping, a key is followed by its value and a value by the next key.
+            func completed() {
+                if let last = open.indices.last, open[last].isMapping { open[last].expectsKey.toggle() }
+            }
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
                     let problem = parser.problem.map { String(cString: $0) } ?? "unknown problem"
-                    let mark = parser.problem_mark
-                    return .error("", "invalid YAML at line \(mark.line + 1), column \(mark.column + 1): \(problem)")
+                    if parser.error == YAML_READER_ERROR {
+                        // libyaml gives a byte offset, not a mark, for text it cannot read.
+                        let (line, column) = lineAndColumn(buffer, offset: parser.problem_offset)
+                        return .error("", "invalid YAML at line \(line), column \(column): \(problem)")
+                    }
+                    let context = parser.context.map { " (\(String(cString: $0)))" } ?? ""
+                    return at(parser.problem_mark, problem + context)
                 }
                 defer { yaml_event_delete(&event) }
+                let isKey = open.last.map { $0.isMapping && $0.expectsKey } ?? false
                 switch event.type {
                 case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-                    depth += 1
-                    if depth > JSONParser.maximumDepth {
-                        let mark = event.start_mark
-                        return .error("", "invalid YAML at line \(mark.line + 1), column \(mark.column + 1): "
-                            + "nesting deeper than \(JSONParser.maximumDepth) levels")
+                    if isKey { return at(event.start_mark, "a mapping key must be text, not a list or mapping") }
+                    open.append((event.type == YAML_MAPPING_START_EVENT, true))
+                    if open.count > JSONParser.maximumDepth {
+                        return at(event.start_mark, "nesting deeper than \(JSONParser.maximumDepth) levels")
                     }
                 case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                    depth -= 1
+                    open.removeLast()
+                    completed()
+                case YAML_ALIAS_EVENT:
+                    if isKey { return at(event.start_mark, "a mapping key must be written out, not an alias (*name)") }
+                    completed()
+                case YAML_SCALAR_EVENT:
+                    completed()
                 case YAML_STREAM_END_EVENT:
                     return nil
                 default:
@@ -71,6 +93,19 @@ enum YAMLDocument {
                 }
             }
         }
+    }
+
+    static func lineAndColumn(_ buffer: UnsafeBufferPointer<UInt8>, offset: Int) -> (Int, Int) {
+        var line = 1, column = 1
+        for byte in buffer.prefix(offset) {
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return (line, column)
     }
 
     struct ConversionError: Error {
@@ -102,11 +137,16 @@ enum YAMLDocument {
         mutating func json(from node: Node) throws(ConversionError) -> JSON {
             switch node {
             case .scalar(let scalar):
-                try spend(1 + scalar.string.utf8.count / 64)
+                try spend(1 + scalar.string.utf8.count / 16)
                 return try value(of: node, scalar.string)
             case .mapping(let mapping):
+                // Aliases can nest a tree deeper than any one event path: the depth is checked here too.
+                guard path.count < JSONParser.maximumDepth else {
+                    throw ConversionError(path: pointer(), message: "nesting deeper than \(JSONParser.maximumDepth) levels (through aliases)")
+                }
                 try spend(1)
                 var object = JSONObject()
+                var keys = Set<String>()  // JSONObject lookups are linear; a YAML mapping may have 100,000 keys
                 var merged: [Node] = []
                 for (key, value) in mapping {
                     guard case .scalar(let keyScalar) = key else {
@@ -116,10 +156,15 @@ enum YAMLDocument {
                         merged.append(value)  // `<<: *base`: applied after the keys written here, which win
                         continue
                     }
+                    try spend(1 + keyScalar.string.utf8.count / 16)
                     path.append(keyScalar.string)
                     let converted = try json(from: value)
                     path.removeLast()
-                    object[keyScalar.string] = converted
+                    if keys.insert(keyScalar.string).inserted {
+                        object.appendUnchecked(keyScalar.string, converted)
+                    } else {
+                        object[keyScalar.string] = converted
+                    }
                 }
                 for source in merged {
                     let sources: [Node]
@@ -135,11 +180,14 @@ enum YAMLDocument {
                         guard let members = converted.objectValue else {
                             throw ConversionError(path: JSONPointer.append(pointer(), "<<"), message: "a merge key (<<) takes a mapping or a list of mappings")
                         }
-                        for member in members where object[member.key] == nil { object.append(member.key, member.value) }
+                        for member in members where keys.insert(member.key).inserted { object.appendUnchecked(member.key, member.value) }
                     }
                 }
                 return .object(object)
             case .sequence(let sequence):
+                guard path.count < JSONParser.maximumDepth else {
+                    throw ConversionError(path: pointer(), message: "nesting deeper than \(JSONParser.maximumDepth) levels (through aliases)")
+                }
                 try spend(1)
                 var elements: [JSON] = []
                 elements.reserveCapacity(sequence.count)
@@ -159,7 +207,8 @@ enum YAMLDocument {
             switch Tag.Name(rawValue: node.tag.rawValue) {
             case .null: return .null
             case .bool: return node.bool.map(JSON.bool) ?? .string(text)
-            case .int: return node.int.map { .int(Int64($0)) } ?? .string(text)
+            // Not Yams' integer constructor: its base-60 form (`1:0:0`) multiplies without overflow checks.
+            case .int: return integer(text).map(JSON.int) ?? .string(text)
             case .float:
                 guard let double = node.float else { return .string(text) }
                 guard double.isFinite else {
@@ -170,6 +219,23 @@ enum YAMLDocument {
             }
         }
     }
+}
+
+/// A YAML integer (`12`, `-3`, `1_000`, `0x1F`, `0o17`, `0b101`) that fits in 64 bits; anything
+/// else (base 60, overflow) stays text, for the field that reads it to judge.
+func integer(_ text: String) -> Int64? {
+    var digits = Substring(text.filter { $0 != "_" })
+    var sign: Int64 = 1
+    if digits.hasPrefix("-") { sign = -1; digits = digits.dropFirst() } else if digits.hasPrefix("+") { digits = digits.dropFirst() }
+    var radix = 10
+    for (prefix, base) in [("0x", 16), ("0o", 8), ("0b", 2)] where digits.hasPrefix(prefix) {
+        radix = base
+        digits = digits.dropFirst(2)
+    }
+    guard !digits.isEmpty, !digits.hasPrefix("-"), !digits.hasPrefix("+"), let magnitude = Int64(digits, radix: radix) else {
+        return nil
+    }
+    return sign * magnitude  // |Int64(...)| ≤ Int64.max, so the product cannot overflow
 }
 
 extension Node {

@@ -43,7 +43,7 @@ public struct Problems: Sendable, Equatable {
     public mutating func makeWarningsErrors() {
         for index in all.indices where all[index].severity == .warning {
             all[index].severity = .error
-            all[index].message += " [an error in strict mode]"
+            all[index].message += " — refused in strict mode (strict=true, --strict or PLANTER_STRICT); without it, a warning"
         }
     }
 }
