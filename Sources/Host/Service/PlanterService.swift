@@ -15,6 +15,9 @@ public actor PlanterService {
     var queue: [QueuedPlan] = []
     private var accepting = true
     private var saveScheduled = false
+    /// This Planter's instance token (InstanceToken), given to every run: its phase
+    /// processes carry it, so the next start can find what a crash left running.
+    var owner: String?
 
     struct ActiveRun {
         let runId: String
@@ -42,19 +45,25 @@ public actor PlanterService {
     // MARK: Start-up, reload, save
 
     /// Loads the state file. A run that was in flight when the process died is marked
-    /// interrupted; the next apply or plan resumes it. Returns warnings for the log.
+    /// interrupted, after whatever its phases left running has been killed (see
+    /// PlanterService+Recovery.swift); the next apply or plan resumes it. Returns warnings
+    /// for the log. Call it before serving: nothing may resume before the kills.
     public func start() -> [String] {
         var warnings: [String] = []
+        loadOwner(&warnings)
         switch stateFile.load() {
         case .missing:
             break
         case .loaded(let loaded):
             state = loaded
+            upgradeInterruptedRuns()
+            if loaded.migratedFromOriginal {
+                warnings.append("the state file \(stateFile.path) was written by the original Planter: loaded its "
+                    + "\(loaded.current?.manifest.phases.count ?? 0) phases as the applied plan (none has run here); "
+                    + "the next save writes this Planter's format")
+            }
             if let runId = state.inFlightRunId {
-                if var entry = state.run(runId) {
-                    entry.interrupted = true
-                    state.record(entry)
-                }
+                recoverInterruptedRun(runId, &warnings)
                 warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")
                 state.inFlightRunId = nil
                 trySave(&warnings)
@@ -86,7 +95,7 @@ public actor PlanterService {
         try stateFile.save(state)
     }
 
-    private func trySave(_ warnings: inout [String]) {
+    func trySave(_ warnings: inout [String]) {
         do { try save() } catch { warnings.append("could not save state: \(error)") }
     }
 
@@ -220,6 +229,7 @@ public actor PlanterService {
         options.selection = explicit ?? selection(for: plan, force: force)
         options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
+        options.owner = owner
         let progress = ProgressSink(service: self)
         let runner = Runner(plan: plan, options: options, sinks: [eventLog, progress] + extraSinks)
         let runId = options.runId
@@ -232,11 +242,13 @@ public actor PlanterService {
             _ = previous
         }
         state.inFlightRunId = runId
+        state.record(RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger))
+        // Durable before the first phase starts: after a crash, the next start knows which
+        // run's processes to look for (they carry its id and our token from their exec on).
+        saveLogged()
         let task = Task { [runner] in await runner.run() }
         let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, runner: runner, task: task)
         active = run
-        state.record(RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger))
-        saveLogged()
         Task { await self.finish(run) }
         return run
     }
@@ -372,12 +384,14 @@ public actor PlanterService {
     public var isAccepting: Bool { accepting }
 }
 
-/// Tells the service when phases finish, so it can save progress during long runs.
+/// Tells the service when attempts start and phases finish, so it can save progress during long runs.
 struct ProgressSink: EventSink {
     let service: PlanterService
 
     func receive(_ event: RunEvent) {
-        guard event.kind == .phaseFinished else { return }
+        // Started attempts too, so that after a crash the run shows what was running. Saves
+        // are coalesced (progressSaveInterval): this adds none on a busy run's hot path.
+        guard event.kind == .phaseFinished || event.kind == .attemptStarted else { return }
         let service = self.service
         Task { await service.noteProgress() }
     }
