@@ -18,6 +18,8 @@ public actor PlanterService {
     /// This Planter's instance token (InstanceToken), given to every run: its phase
     /// processes carry it, so the next start can find what a crash left running.
     var owner: String?
+    /// Callers of wait=true, resumed once finish() has recorded their run.
+    private var endWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     struct ActiveRun {
         let runId: String
@@ -260,10 +262,18 @@ public actor PlanterService {
         state.inFlightRunId = nil
         active = nil
         saveLogged()
+        for waiter in endWaiters.removeValue(forKey: run.runId) ?? [] { waiter.resume() }
         if !queue.isEmpty && accepting {
             let next = queue.removeFirst()
             _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, force: next.force)
         }
+    }
+
+    /// Returns once the run's result is in the history and it is no longer active: a wait=true
+    /// answer that came before would let the caller's next request find the run in progress.
+    func runRecorded(_ runId: String) async {
+        guard active?.runId == runId else { return }
+        await withCheckedContinuation { endWaiters[runId, default: []].append($0) }
     }
 
     /// Copies final outcomes of the phases a run executed into the per-phase state.
