@@ -1,4 +1,5 @@
 import PlanterJSON
+import Synchronization
 
 /// The server's heart: the applied and staged plans, each phase's last outcome, the run in
 /// progress and the history, persisted to the state file. One run at a time; drift-aware
@@ -14,7 +15,9 @@ public actor PlanterService {
     var active: ActiveRun?
     var queue: [QueuedPlan] = []
     private var accepting = true
-    private var saveScheduled = false
+    /// Set while a progress save is scheduled: ProgressSink reads it on the runner's threads
+    /// and makes no task for an event that a scheduled save will cover.
+    nonisolated let saveScheduled = Atomic<Bool>(false)
     /// This Planter's instance token (InstanceToken), given to every run: its phase
     /// processes carry it, so the next start can find what a crash left running.
     var owner: String?
@@ -287,11 +290,9 @@ public actor PlanterService {
         }
     }
 
-    /// During a run: phases that finished are saved (coalesced), so a crash loses at most
-    /// what was in flight.
+    /// During a run: attempts that started and phases that finished are saved (coalesced), so
+    /// a crash loses at most what was in flight.
     func noteProgress() {
-        guard !saveScheduled else { return }
-        saveScheduled = true
         Task {
             try? await Task.sleep(for: configuration.progressSaveInterval)
             self.flushProgress()
@@ -299,7 +300,8 @@ public actor PlanterService {
     }
 
     private func flushProgress() {
-        saveScheduled = false
+        // Cleared before the save reads the progress: an event after this schedules another.
+        saveScheduled.store(false, ordering: .releasing)
         // Once the run has ended, finish() has saved; a late progress save would overwrite
         // whatever the file has become since (an edit followed by a reload, say).
         guard active != nil else { return }
@@ -402,6 +404,8 @@ struct ProgressSink: EventSink {
         // Started attempts too, so that after a crash the run shows what was running. Saves
         // are coalesced (progressSaveInterval): this adds none on a busy run's hot path.
         guard event.kind == .phaseFinished || event.kind == .attemptStarted else { return }
+        // One task per scheduled save, not one per event.
+        guard !service.saveScheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let service = self.service
         Task { await service.noteProgress() }
     }
