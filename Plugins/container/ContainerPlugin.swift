@@ -133,13 +133,17 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         inputs.bytes.append(0x0A)
         if let error = Files.write(inputs.bytes, to: ioDir + "/inputs.json") { return .failed(error) }
 
-        // Environment, later wins: PATH default < config.env < secrets < payload.env < PLANTER_*.
+        // Environment, later wins: PATH default < config.env < secrets < payload.env < PLANTER_* (and the tag).
         var environment = [Self.basePath, "HOME=/root"]
         for (key, value) in env { environment.append(key + "=" + value) }
         for (key, value) in request.secrets.sorted(by: { $0.key < $1.key }) { environment.append(key + "=" + value) }
         for (key, value) in job.env { environment.append(key + "=" + value) }
         environment.append("PLANTER_INPUTS=\(containerIODir)/inputs.json")
         environment.append("PLANTER_OUTPUTS=\(containerIODir)/outputs.json")
+        // The tag (PhaseTag): the container's processes are host processes too, so after a
+        // crash the next start finds them in /proc by it and kills them; runc (or docker)
+        // then sees the container's init die and ends.
+        environment.append(contentsOf: PhaseTag.entries(request))
         environment = Self.lastWins(environment)
 
         let argv: [String]

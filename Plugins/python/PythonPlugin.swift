@@ -95,7 +95,7 @@ final class PythonPlugin: ExecutorPlugin, @unchecked Sendable {
         }
 
         let line = job.line(id: worker.newJobID, phase: request.phaseId, inputs: request.inputs,
-                            secrets: request.secrets)
+                            secrets: request.secrets, tag: PhaseTag.pairs(request))
         let outcome = worker.run(
             job: line, call: call, deadlineNs: deadline, maxReplyBytes: settings.maxOutputsBytes + 256 * 1024)
 
@@ -160,9 +160,10 @@ struct PythonJob {
         }
     }
 
-    /// The job line for the worker (see WorkerScript.swift). Secrets and payload env go
-    /// into os.environ for the phase (payload env wins).
-    func line(id: Int, phase: String, inputs: JSONObject, secrets: [String: String]) -> [UInt8] {
+    /// The job line for the worker (see WorkerScript.swift). Secrets, payload env and the
+    /// phase's tag (PhaseTag, which nothing overrides) go into os.environ for the phase, so
+    /// every process the phase's code starts carries the tag from its exec on.
+    func line(id: Int, phase: String, inputs: JSONObject, secrets: [String: String], tag: [(String, String)] = []) -> [UInt8] {
         var writer = JSONWriter(capacity: 192)
         writer.beginObject()
         writer.field("id", id)
@@ -181,13 +182,16 @@ struct PythonJob {
             if !args.isEmpty { writer.field("args", .array(args)) }
             if !kwargs.isEmpty { writer.field("kwargs", .object(kwargs)) }
         }
-        if !secrets.isEmpty || !env.isEmpty {
+        if !secrets.isEmpty || !env.isEmpty || !tag.isEmpty {
+            let tagged = { (name: String) in tag.contains { $0.0 == name } }
             writer.key("env")
             writer.beginObject()
-            for (name, value) in secrets.sorted(by: { $0.key < $1.key }) where !env.contains(where: { $0.0 == name }) {
+            for (name, value) in secrets.sorted(by: { $0.key < $1.key })
+            where !env.contains(where: { $0.0 == name }) && !tagged(name) {
                 writer.field(name, value)
             }
-            for (name, value) in env { writer.field(name, value) }
+            for (name, value) in env where !tagged(name) { writer.field(name, value) }
+            for (name, value) in tag { writer.field(name, value) }
             writer.endObject()
             writer.comma()
         }
@@ -285,7 +289,8 @@ func buildEnvironment(overrides: [(String, String)]) -> [String] {
             index += 1
             let text = String(cString: entry)
             let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
-            if overrides.contains(where: { $0.0 == name }) { continue }
+            // A planter run inside a phase must not pass the outer phase's tag on.
+            if overrides.contains(where: { $0.0 == name }) || PhaseTag.variables.contains(name) { continue }
             entries.append(text)
         }
     }

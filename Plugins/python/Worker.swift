@@ -54,7 +54,10 @@ final class Worker: @unchecked Sendable {
             withCStrings(settings.environment) { envp in
                 var options = ps_spawn_options(
                     argv: argvp, envp: envp, workdir: nil, search_path: nil,
-                    flags: UInt32(PS_SPAWN_PIDFD) | (settings.searchPath ? UInt32(PS_SPAWN_SEARCH_PATH) : 0))
+                    // A worker runs phases itself: if Planter dies (kill -9), so must it, or its
+                    // phase would run on beside the one a restart resumes. What the phase's
+                    // code starts carries the phase's tag instead (see PythonJob.line).
+                    flags: UInt32(PS_SPAWN_PIDFD | PS_SPAWN_DIE_WITH_PARENT) | (settings.searchPath ? UInt32(PS_SPAWN_SEARCH_PATH) : 0))
                 var extra: Int32 = pair[1]
                 return ps_spawn_with_fds(&options, &extra, 1, &child)
             }

@@ -78,7 +78,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         // Every attempt sets its own PLANTER_INPUTS/PLANTER_OUTPUTS: neither the host's (a
         // planter run from a phase) nor config.env's reach a child.
         environment = EnvironmentBlock(base: ps_environ(), overrides: env,
-                                       dropping: PhaseFiles.variables)
+                                       dropping: PhaseFiles.variables + PhaseTag.variables)
     }
 
     func execute(_ request: PluginRequest, call: PluginCall) -> PluginResult {
@@ -104,8 +104,8 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
             overrides.append((name, value))
         }
         overrides.append(contentsOf: job.env)
-        // PLANTER_INPUTS/PLANTER_OUTPUTS are always this attempt's (added last, below).
-        overrides.removeAll { PhaseFiles.variables.contains($0.0) }
+        // PLANTER_INPUTS/PLANTER_OUTPUTS and the tag are always this attempt's (added last, below).
+        overrides.removeAll { PhaseFiles.variables.contains($0.0) || PhaseTag.variables.contains($0.0) }
         let searchPath = overrides.last(where: { $0.0 == "PATH" })?.1 ?? configPath
 
         let files: PhaseFiles
@@ -117,7 +117,7 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         var outputsExist = true
         defer { phaseFolder.release(files, outputsExisted: outputsExist) }
         let planterVariables = [PhaseFiles.inputsVariable + "=" + files.inputsPath,
-                                PhaseFiles.outputsVariable + "=" + files.outputsPath]
+                                PhaseFiles.outputsVariable + "=" + files.outputsPath] + PhaseTag.entries(request)
         let spawned = environment.withEnvironment(overrides, extra: planterVariables) { envp in
             Runner.spawn(argv: job.argv, envp: envp, workdir: job.workdir, searchPath: searchPath)
         }

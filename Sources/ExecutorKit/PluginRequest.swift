@@ -18,6 +18,9 @@ public struct PluginRequest: Sendable {
     public var inputs: JSONObject = JSONObject()
     /// Secret values granted to this executor, by name.
     public var secrets: [String: String] = [:]
+    /// The token of the Planter that sent the request (empty when it named none): processes
+    /// started for the phase carry it as `PLANTER_OWNER` (see PhaseTag).
+    public var owner: String = ""
     /// The whole request object.
     public var raw: JSONObject = JSONObject()
 
@@ -56,6 +59,7 @@ public struct PluginRequest: Sendable {
                 guard let inputs = value.objectValue else { throw Self.wrongType("inputs", "an object", value) }
                 self.inputs = inputs
             case "secrets": secrets = try Self.stringMap(value, "secrets")
+            case "owner": if !value.isNull { owner = try Self.string(value, "owner") }
             default: continue
             }
         }

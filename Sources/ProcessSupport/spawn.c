@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -63,6 +64,8 @@ typedef struct spawn_plan {
     int extra_count;
     int close_from;
     int new_session;
+    int die_with_parent;
+    pid_t parent;        /* getpid() of the host, for the PDEATHSIG race check */
     volatile int error;  /* written by the child when it cannot exec */
 } spawn_plan;
 
@@ -80,6 +83,11 @@ static int child_main(void *arg) {
     /* A new group led by the child: the unit we kill. setsid makes one too,
      * inside a new session. */
     if (plan->new_session ? setsid() < 0 : setpgid(0, 0) != 0) goto fail;
+    if (plan->die_with_parent) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) goto fail;
+        /* The host may have died before the prctl: then nobody would send it. */
+        if (getppid() != plan->parent) _exit(127);
+    }
 
     /* Default dispositions: ignored ones (SIGPIPE above all) would survive
      * exec, and caught ones must not run in a child that shares our memory.
@@ -227,7 +235,82 @@ static int clone_child(spawn_plan *plan, int want_pidfd, pid_t *pid, int *pidfd)
     return 0;
 }
 
+static int spawn_here(const ps_spawn_options *options, const int *extra_fds, int extra_count, ps_child *child);
+
+/* PS_SPAWN_DIE_WITH_PARENT spawns happen on this thread, which never exits: the
+ * kernel sends PR_SET_PDEATHSIG when the spawning THREAD ends, and the threads
+ * that ask (runner workers, pool threads) do end. Callers hand it one request at
+ * a time and wait for the answer. */
+typedef struct spawn_request {
+    const ps_spawn_options *options;
+    const int *extra_fds;
+    int extra_count;
+    ps_child *child;
+    int result;
+    int done;
+} spawn_request;
+
+static pthread_mutex_t spawner_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawner_wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t spawner_done = PTHREAD_COND_INITIALIZER;
+static spawn_request *spawner_request = NULL;
+static int spawner_started = 0;
+
+static void *spawner_main(void *unused) {
+    (void)unused;
+    /* No signal handler of the host may run here (nor in the vfork'ed child). */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&spawner_lock);
+    for (;;) {
+        while (spawner_request == NULL || spawner_request->done) pthread_cond_wait(&spawner_wake, &spawner_lock);
+        spawn_request *request = spawner_request;
+        pthread_mutex_unlock(&spawner_lock);
+        int result = spawn_here(request->options, request->extra_fds, request->extra_count, request->child);
+        pthread_mutex_lock(&spawner_lock);
+        request->result = result;
+        request->done = 1;
+        pthread_cond_broadcast(&spawner_done);
+    }
+    return NULL;
+}
+
+static int spawn_on_spawner(const ps_spawn_options *options, const int *extra_fds, int extra_count, ps_child *child) {
+    spawn_request request = {options, extra_fds, extra_count, child, 0, 0};
+    pthread_mutex_lock(&spawner_lock);
+    if (!spawner_started) {
+        pthread_t thread;
+        pthread_attr_t attributes;
+        pthread_attr_init(&attributes);
+        pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+        int err = pthread_create(&thread, &attributes, spawner_main, NULL);
+        pthread_attr_destroy(&attributes);
+        if (err != 0) {
+            pthread_mutex_unlock(&spawner_lock);
+            return err;
+        }
+        spawner_started = 1;
+    }
+    /* One request at a time: wait for the slot, post, wait for the answer. */
+    while (spawner_request != NULL) pthread_cond_wait(&spawner_done, &spawner_lock);
+    spawner_request = &request;
+    pthread_cond_signal(&spawner_wake);
+    while (!request.done) pthread_cond_wait(&spawner_done, &spawner_lock);
+    spawner_request = NULL;
+    pthread_cond_broadcast(&spawner_done);
+    pthread_mutex_unlock(&spawner_lock);
+    return request.result;
+}
+
 int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int extra_count, ps_child *child) {
+    if (options != NULL && (options->flags & PS_SPAWN_DIE_WITH_PARENT)) {
+        return spawn_on_spawner(options, extra_fds, extra_count, child);
+    }
+    return spawn_here(options, extra_fds, extra_count, child);
+}
+
+static int spawn_here(const ps_spawn_options *options, const int *extra_fds, int extra_count, ps_child *child) {
     if (options == NULL || child == NULL || options->argv == NULL || options->argv[0] == NULL) return EINVAL;
     if (extra_count < 0 || extra_count > MAX_EXTRA || (extra_count > 0 && extra_fds == NULL)) return EINVAL;
     const uint32_t flags = options->flags;
@@ -279,6 +362,8 @@ int ps_spawn_with_fds(const ps_spawn_options *options, const int *extra_fds, int
         .extra_count = extra_count,
         .close_from = floor,
         .new_session = (flags & PS_SPAWN_NEW_SESSION) != 0,
+        .die_with_parent = (flags & PS_SPAWN_DIE_WITH_PARENT) != 0,
+        .parent = getpid(),
         .error = 0,
     };
     pid_t pid = -1;

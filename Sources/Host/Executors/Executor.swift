@@ -27,6 +27,9 @@ public struct ExecuteRequest: Sendable {
     public var timeoutMs: Int?
     public var inputs: JSONObject
     public var secrets: [String: String]
+    /// The Planter instance's token (nil in `planter run`): plugins tag the processes they
+    /// start with it (PLANTER_OWNER), so a restart after a crash can find them.
+    public var owner: String?
 
     public init(
         runId: String, phaseId: String, executor: String, description: String = "", labels: Labels = Labels(),
@@ -45,6 +48,7 @@ public struct ExecuteRequest: Sendable {
         self.timeoutMs = timeoutMs
         self.inputs = inputs
         self.secrets = secrets
+        owner = nil
     }
 
     /// The request as the ABI's JSON text, written directly (no dictionaries, no Codable).
@@ -69,6 +73,10 @@ public struct ExecuteRequest: Sendable {
         writer.beginObject()
         for (name, value) in secrets.sorted(by: { $0.key < $1.key }) { writer.field(name, value) }
         writer.endObject()
+        if let owner {
+            writer.comma()
+            writer.field("owner", owner)
+        }
         writer.endObject()
         return writer.bytes
     }

@@ -142,11 +142,12 @@ final class RunEngine: @unchecked Sendable {
             inputs.appendUnchecked(id, .object(outputs))
         }
         let timeout = phase.spec.executionTimeout
-        let request = ExecuteRequest(
+        var request = ExecuteRequest(
             runId: options.runId, phaseId: phase.id, executor: binding.name, description: phase.spec.description ?? "",
             labels: phase.spec.labels, attempt: attempt, maxAttempts: maxAttempts(index),
             payload: phase.spec.run ?? .object(JSONObject()), dryRun: false,
             timeoutMs: timeout.map { Int($0.milliseconds) }, inputs: inputs, secrets: binding.secrets)
+        request.owner = options.owner
         let output = AttemptOutput(tail: OutputTail(limit: options.outputTailBytes, masker: options.masker),
                                    previous: records[index].output, sinks: sinks, runId: options.runId,
                                    phaseId: phase.id, attempt: attempt)

@@ -13,6 +13,9 @@ public struct RunOptions: Sendable {
     public var backoff = BackoffPolicy()
     public var outputTailBytes = 64 * 1024
     public var masker = SecretMasker(secrets: [])
+    /// This Planter's instance token, handed to executors with every request: the processes
+    /// they start carry it (PLANTER_OWNER), so a restart can kill what a crash left behind.
+    public var owner: String?
     /// Random numbers in 0..<1 for backoff jitter; replaceable so tests are exact.
     public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
 

@@ -27,6 +27,8 @@ public enum RunStatus: String, Sendable {
     case succeeded
     case failed
     case cancelled
+    /// Planter died while the run was in flight (read back after the restart).
+    case interrupted
 }
 
 public struct AttemptRecord: Sendable {

@@ -6,6 +6,7 @@ extension PlanterService {
         var extra: JSONObject = ["runId": .string(run.runId)]
         if wait {
             let result = await run.task.value
+            await runRecorded(run.runId)
             extra["result"] = result.json
         }
         return answer(stored, plan: plan, diff: diff, extra: extra)

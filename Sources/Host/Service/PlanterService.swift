@@ -1,4 +1,5 @@
 import PlanterJSON
+import Synchronization
 
 /// The server's heart: the applied and staged plans, each phase's last outcome, the run in
 /// progress and the history, persisted to the state file. One run at a time; drift-aware
@@ -14,7 +15,14 @@ public actor PlanterService {
     var active: ActiveRun?
     var queue: [QueuedPlan] = []
     private var accepting = true
-    private var saveScheduled = false
+    /// Set while a progress save is scheduled: ProgressSink reads it on the runner's threads
+    /// and makes no task for an event that a scheduled save will cover.
+    nonisolated let saveScheduled = Atomic<Bool>(false)
+    /// This Planter's instance token (InstanceToken), given to every run: its phase
+    /// processes carry it, so the next start can find what a crash left running.
+    var owner: String?
+    /// Callers of wait=true, resumed once finish() has recorded their run.
+    private var endWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
     struct ActiveRun {
         let runId: String
@@ -42,19 +50,25 @@ public actor PlanterService {
     // MARK: Start-up, reload, save
 
     /// Loads the state file. A run that was in flight when the process died is marked
-    /// interrupted; the next apply or plan resumes it. Returns warnings for the log.
+    /// interrupted, after whatever its phases left running has been killed (see
+    /// PlanterService+Recovery.swift); the next apply or plan resumes it. Returns warnings
+    /// for the log. Call it before serving: nothing may resume before the kills.
     public func start() -> [String] {
         var warnings: [String] = []
+        loadOwner(&warnings)
         switch stateFile.load() {
         case .missing:
             break
         case .loaded(let loaded):
             state = loaded
+            upgradeInterruptedRuns()
+            if loaded.migratedFromOriginal {
+                warnings.append("the state file \(stateFile.path) was written by the original Planter: loaded its "
+                    + "\(loaded.current?.manifest.phases.count ?? 0) phases as the applied plan (none has run here); "
+                    + "the next save writes this Planter's format")
+            }
             if let runId = state.inFlightRunId {
-                if var entry = state.run(runId) {
-                    entry.interrupted = true
-                    state.record(entry)
-                }
+                recoverInterruptedRun(runId, &warnings)
                 warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")
                 state.inFlightRunId = nil
                 trySave(&warnings)
@@ -86,7 +100,7 @@ public actor PlanterService {
         try stateFile.save(state)
     }
 
-    private func trySave(_ warnings: inout [String]) {
+    func trySave(_ warnings: inout [String]) {
         do { try save() } catch { warnings.append("could not save state: \(error)") }
     }
 
@@ -220,6 +234,7 @@ public actor PlanterService {
         options.selection = explicit ?? selection(for: plan, force: force)
         options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
+        options.owner = owner
         let progress = ProgressSink(service: self)
         let runner = Runner(plan: plan, options: options, sinks: [eventLog, progress] + extraSinks)
         let runId = options.runId
@@ -232,11 +247,13 @@ public actor PlanterService {
             _ = previous
         }
         state.inFlightRunId = runId
+        state.record(RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger))
+        // Durable before the first phase starts: after a crash, the next start knows which
+        // run's processes to look for (they carry its id and our token from their exec on).
+        saveLogged()
         let task = Task { [runner] in await runner.run() }
         let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, runner: runner, task: task)
         active = run
-        state.record(RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger))
-        saveLogged()
         Task { await self.finish(run) }
         return run
     }
@@ -248,10 +265,18 @@ public actor PlanterService {
         state.inFlightRunId = nil
         active = nil
         saveLogged()
+        for waiter in endWaiters.removeValue(forKey: run.runId) ?? [] { waiter.resume() }
         if !queue.isEmpty && accepting {
             let next = queue.removeFirst()
             _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, force: next.force)
         }
+    }
+
+    /// Returns once the run's result is in the history and it is no longer active: a wait=true
+    /// answer that came before would let the caller's next request find the run in progress.
+    func runRecorded(_ runId: String) async {
+        guard active?.runId == runId else { return }
+        await withCheckedContinuation { endWaiters[runId, default: []].append($0) }
     }
 
     /// Copies final outcomes of the phases a run executed into the per-phase state.
@@ -265,11 +290,9 @@ public actor PlanterService {
         }
     }
 
-    /// During a run: phases that finished are saved (coalesced), so a crash loses at most
-    /// what was in flight.
+    /// During a run: attempts that started and phases that finished are saved (coalesced), so
+    /// a crash loses at most what was in flight.
     func noteProgress() {
-        guard !saveScheduled else { return }
-        saveScheduled = true
         Task {
             try? await Task.sleep(for: configuration.progressSaveInterval)
             self.flushProgress()
@@ -277,7 +300,8 @@ public actor PlanterService {
     }
 
     private func flushProgress() {
-        saveScheduled = false
+        // Cleared before the save reads the progress: an event after this schedules another.
+        saveScheduled.store(false, ordering: .releasing)
         // Once the run has ended, finish() has saved; a late progress save would overwrite
         // whatever the file has become since (an edit followed by a reload, say).
         guard active != nil else { return }
@@ -370,15 +394,4 @@ public actor PlanterService {
     }
 
     public var isAccepting: Bool { accepting }
-}
-
-/// Tells the service when phases finish, so it can save progress during long runs.
-struct ProgressSink: EventSink {
-    let service: PlanterService
-
-    func receive(_ event: RunEvent) {
-        guard event.kind == .phaseFinished else { return }
-        let service = self.service
-        Task { await service.noteProgress() }
-    }
 }

@@ -69,6 +69,9 @@ public struct PlanterState: Sendable {
     public var phaseStates: [String: PhaseState] = [:]
     public var runs: [RunEntry] = []
     public var inFlightRunId: String?
+    /// Loaded from the original Planter's state file (a bare array of phases); never saved:
+    /// the next save writes this Planter's format.
+    public var migratedFromOriginal = false
 
     public static let historyLimit = 50
 

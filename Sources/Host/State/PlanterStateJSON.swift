@@ -22,6 +22,7 @@ extension PlanterState {
 
     /// Reads a state document; nil with a reason when it is not one.
     public static func decode(_ json: JSON) -> Result<PlanterState, ValidationFailure> {
+        if case .array = json { return decodeOriginal(json) }
         guard let object = json.objectValue else {
             return .failure(ValidationFailure([.error("", "a state document must be an object, got \(json.typeName)")]))
         }
@@ -52,6 +53,35 @@ extension PlanterState {
         if problems.hasErrors { return .failure(ValidationFailure(problems.errors)) }
         return .success(state)
     }
+
+    /// The original Planter's state file: a JSON array of phases in its spelling (`Kind`,
+    /// `Id`, `Spec`, snake_case inside, `"instance_mode": null`), which the manifest decoder
+    /// reads. It becomes the applied plan with no phase status: nothing of it has run here.
+    static func decodeOriginal(_ json: JSON) -> Result<PlanterState, ValidationFailure> {
+        let (manifest, problems) = ManifestDecoder.decode(.array((json.arrayValue ?? []).map(droppingNullOptions)))
+        if problems.hasErrors { return .failure(ValidationFailure(problems.errors)) }
+        var state = PlanterState()
+        state.current = StoredPlan(manifest: manifest)
+        state.migratedFromOriginal = true
+        return .success(state)
+    }
+}
+
+/// The original writes an option it does not have as null (`"instance_mode": null`,
+/// `"on_failure": null`): "not set", so such members of a phase's spec are left out, at any
+/// depth but inside `x-` extensions (kept verbatim).
+private func droppingNullOptions(_ phase: JSON) -> JSON {
+    func clean(_ value: JSON) -> JSON {
+        guard case .object(let object) = value else { return value }
+        return .object(JSONObject(object.members.compactMap { member in
+            if member.value.isNull { return nil }
+            return member.key.hasPrefix("x-") ? member : JSONObject.Member(key: member.key, value: clean(member.value))
+        }))
+    }
+    guard case .object(let object) = phase else { return phase }
+    return .object(JSONObject(object.members.map { member in
+        ObjectReader.normalize(member.key) == "spec" ? JSONObject.Member(key: member.key, value: clean(member.value)) : member
+    }))
 }
 
 extension StoredPlan {

@@ -40,6 +40,13 @@ extern "C" {
  * groups of their own. ps_kill_session then reaches all of them, even after
  * the helper died and they were reparented. */
 #define PS_SPAWN_NEW_SESSION 0x10u
+/* The child gets SIGKILL when this process dies (PR_SET_PDEATHSIG): for
+ * long-lived helpers (python pool workers) that run phases themselves. The
+ * kernel sends it when the THREAD that spawned the child exits, and runner
+ * and pool threads do exit, so such spawns are handed to one internal thread
+ * that lives as long as the process. It reaches only the child, not what the
+ * child starts. */
+#define PS_SPAWN_DIE_WITH_PARENT 0x20u
 
 typedef struct ps_spawn_options {
     const char *const *argv;   /* NULL-terminated; argv[0] is the program */
@@ -82,6 +89,46 @@ int ps_kill_group(pid_t pgid, int sig);
  * unreadable or shows another pid namespace. Never signals this process's
  * own session, group or self. */
 int ps_kill_session(pid_t sid, int sig);
+
+/* Tagging phase processes, for recovery after a crash (leftovers.c). Every
+ * process a plugin starts for a phase carries these variables from its exec on
+ * (and passes them to what it starts): the Planter that owns it (a random token
+ * kept in that Planter's state root), the run, the phase and the attempt. */
+#define PS_TAG_OWNER "PLANTER_OWNER"
+#define PS_TAG_RUN_ID "PLANTER_RUN_ID"
+#define PS_TAG_PHASE_ID "PLANTER_PHASE_ID"
+#define PS_TAG_ATTEMPT "PLANTER_ATTEMPT"
+
+typedef struct ps_tagged_process {
+    pid_t pid;
+    pid_t pgid;
+    int pidfd;                     /* pins the process; the caller closes it */
+    int leads_group;               /* pid == pgid */
+    unsigned long long start_time; /* /proc/PID/stat field 22, clock ticks since boot */
+    char run_id[128];              /* the tag's values, truncated to fit */
+    char phase[256];
+    char attempt[24];
+} ps_tagged_process;
+
+/* Finds the live processes whose environment holds PLANTER_OWNER=`owner` and
+ * (unless `run_id` is NULL) PLANTER_RUN_ID=`run_id`, skipping this process.
+ * Each hit is read twice around opening its pidfd, and kept only if the start
+ * time matches and the pidfd's process is still alive after the second read, so
+ * what was read is that process's. Fills up to `capacity` entries (each with an
+ * open pidfd) and returns how many there are (possibly more than `capacity`),
+ * or -1 with errno (EXDEV when /proc shows another pid namespace). */
+int ps_find_tagged(const char *owner, const char *run_id, ps_tagged_process *out, int capacity);
+
+/* Sends `sig` to a process from ps_find_tagged, after checking once more (alive,
+ * same start time, still tagged) so a pid reused since can never be hit; when it
+ * leads its group, to that group first (pidfd_send_signal with
+ * PIDFD_SIGNAL_PROCESS_GROUP, or kill(-pgid) before Linux 6.9) and sets
+ * *group_killed. Returns 0, ESRCH when it is gone or not the same, or an errno. */
+int ps_kill_tagged(const ps_tagged_process *process, const char *owner, const char *run_id, int sig, int *group_killed);
+
+/* Waits up to `timeout_ms` (-1: forever) for a pidfd's process to exit: 1 when it
+ * has, 0 on timeout, -1 with errno. */
+int ps_wait_pidfd(int pidfd, int timeout_ms);
 
 typedef struct ps_exit_status {
     int exit_code;   /* the process's exit code; -1 if killed by a signal */
