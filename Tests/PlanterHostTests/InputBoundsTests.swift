@@ -259,3 +259,21 @@ import Testing
         #expect(decoded == ManifestDecoder.decode(json).manifest)
     }
 }
+
+/// A state file written before a rule was added must not be thrown away by it.
+@Suite struct StoredStateRulesTests {
+    @Test func aStoredPlanBreakingANewerRuleIsKeptAndReported() throws {
+        let stored = try JSONParser.parse(#"""
+        {"format": "\#(PlanterState.format)", "planId": "p-1",
+         "phases": [{"kind": "Phase", "id": "a", "spec": {"retry": {"maxAttempts": 2, "x-factor": 0.5}, "x-timeout": "45d"}}],
+         "runs": []}
+        """#)
+        guard case .success(let state) = PlanterState.decode(stored) else {
+            Issue.record("the state was refused")
+            return
+        }
+        #expect(state.current?.planId == "p-1" && state.current?.manifest.phases.map(\.id) == ["a"])
+        #expect(state.loadProblems.count == 2, "\(state.loadProblems)")
+        #expect(state.loadProblems.contains { $0.path.hasSuffix("/0/spec/x-timeout") })
+    }
+}

@@ -67,6 +67,9 @@ public actor PlanterService {
                     + "\(loaded.current?.manifest.phases.count ?? 0) phases as the applied plan (none has run here); "
                     + "the next save writes this Planter's format")
             }
+            for problem in loaded.loadProblems.prefix(20) {
+                warnings.append("the stored plan breaks a rule of this version, kept as it is (a new plan replaces it): \(problem)")
+            }
             if let runId = state.inFlightRunId {
                 recoverInterruptedRun(runId, &warnings)
                 warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")

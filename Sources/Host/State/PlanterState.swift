@@ -72,6 +72,9 @@ public struct PlanterState: Sendable {
     /// Loaded from the original Planter's state file (a bare array of phases); never saved:
     /// the next save writes this Planter's format.
     public var migratedFromOriginal = false
+    /// What the stored plans break of this version's rules (a value out of a range added since):
+    /// reported at start-up, not a reason to throw the state away.
+    public var loadProblems: [Problem] = []
 
     public static let historyLimit = 50
 

@@ -50,7 +50,9 @@ extension PlanterState {
         }
         state.runs = (object["runs"]?.arrayValue ?? []).compactMap(RunEntry.init(json:))
         state.inFlightRunId = object["inFlightRunId"]?.stringValue
-        if problems.hasErrors { return .failure(ValidationFailure(problems.errors)) }
+        // The plans were valid when stored; a rule added since (a duration over 30 days, a factor
+        // below 1) must not cost the user their state and history: keep it, and say what is wrong.
+        state.loadProblems = problems.errors
         return .success(state)
     }
 
