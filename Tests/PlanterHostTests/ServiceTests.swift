@@ -123,7 +123,7 @@ import Testing
         #expect(cancelled?.status == .cancelled)
         let ranQueued = await eventually { calls.ids.withLock { $0.contains("x") } }
         #expect(ranQueued, "the queued plan ran after the first")
-        #expect(calls.take() == ["slow", "x"])
+        #expect(calls.take().last == "x")
     }
 
     @Test func stateSurvivesARestartAndInterruptedRunsResume() async throws {

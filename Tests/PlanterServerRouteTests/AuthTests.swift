@@ -35,10 +35,12 @@ import Testing
 
     @Test func wrongTokensAreRefusedAndTheRightOneIsAccepted() async throws {
         try await withApplication({ $0.token = Self.token }) { client in
+            // (No trailing-space case: HTTP drops whitespace around a field value before the server sees it.)
             let wrong = ["Bearer wrong", "Bearer s3cret-tokem", "Bearer s3cret-token2", "Bearer s3cret-toke", "Bearer  s3cret-token",
-                         "Bearer s3cret-token ", "s3cret-token", "Basic s3cret-token", "Bearer", ""]
+                         "s3cret-token", "Basic s3cret-token", "Bearer", ""]
             for header in wrong {
                 let reply = try await client.send(.get, "/state", headers: [.authorization: header])
+                #expect(reply.status == 401, "\(header): \(reply)")
                 expectError(reply, 401, "unauthorized")
             }
             let refused = try await client.send(.post, "/plan", body: "[" + noopPhase("a") + "]")
@@ -58,8 +60,10 @@ import Testing
 
     @Test func withoutATokenNothingNeedsOne() async throws {
         try await withApplication { client in
-            #expect(try await client.send(.get, "/state").status == 200)
-            #expect(try await client.send(.get, "/state", headers: [.authorization: "Bearer anything"]).status == 200)
+            let plain = try await client.send(.get, "/state")
+            #expect(plain.status == 200, "\(plain)")
+            let withHeader = try await client.send(.get, "/state", headers: [.authorization: "Bearer anything"])
+            #expect(withHeader.status == 200, "\(withHeader)")
         }
     }
 
