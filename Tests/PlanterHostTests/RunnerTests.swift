@@ -1,5 +1,6 @@
 import Foundation
 import PlanterJSON
+import Synchronization
 import Testing
 @testable import PlanterHost
 
@@ -108,10 +109,17 @@ import Testing
     }
 
     @Test func attemptTimeLimitCancelsAndCountsAsFailed() throws {
+        // Each attempt waits until its call is cancelled (giving up after 10 s) and counts the
+        // cancels it saw: the limit must cancel the call, not only label the attempt.
+        let cancels = Mutex(0)
         let plan = try makePlan(phases([("slow", #""x-timeout":"50ms","retry":{"maxAttempts":2}"#)]),
-                                executors: ["t": ScriptedExecutor { _, call in waitForCancel(call) }])
-        // waitForCancel gives up (and fails the attempt) after 10 s: only the limit ends it timedOut.
+                                executors: ["t": ScriptedExecutor { _, call in
+                                    let result = waitForCancel(call)
+                                    if call.isCancelled { cancels.withLock { $0 += 1 } }
+                                    return result
+                                }])
         let (result, _) = run(plan)
+        #expect(cancels.withLock { $0 } == 2, "both attempts' calls were cancelled by the time limit")
         let phase = result.phase("slow")
         #expect(phase.status == .timedOut)
         #expect(phase.attempts.map(\.status) == [.timedOut, .timedOut])
@@ -171,16 +179,20 @@ import Testing
         // bad fails once long is running; long runs until cancelled (waitForCancel gives up,
         // failing it, after 10 s), so only the abort can end it cancelled.
         let longStarted = Latch()
+        let longCancelled = Mutex(false)
         let plan = try makePlan(phases([
             ("long", ""), ("bad", #""onFailure":{"action":"abort"}"#),
         ]), executors: ["t": ScriptedExecutor { request, call in
             if request.phaseId == "long" {
                 longStarted.signal()
-                return waitForCancel(call)
+                let result = waitForCancel(call)
+                longCancelled.withLock { $0 = call.isCancelled }
+                return result
             }
             return longStarted.wait() ? .failed("boom") : .failed("long never started")
         }])
         let (result, _) = run(plan, parallel: 2)
+        #expect(longCancelled.withLock { $0 }, "the abort cancelled long's call")
         #expect(result.phase("long").status == .cancelled)
         #expect(result.phase("long").message.contains("run aborted: phase bad failed"))
         #expect(result.status == .failed)

@@ -115,7 +115,7 @@ final class ServerProcess: @unchecked Sendable {
     /// Spawns `planter serve --host 127.0.0.1 --port 0 --root ROOT` (plus `arguments`) and
     /// waits for the "listening on" line that names the port it got.
     static func start(root: String, environment extra: [String: String], arguments: [String], logPath: String,
-                      client: HTTPClient, timeout: Double = 20) async throws -> ServerProcess {
+                      client: HTTPClient, timeout: Double = 60) async throws -> ServerProcess {
         var environment = ProcessInfo.processInfo.environment
         for key in environment.keys where key.hasPrefix("PLANTER_") || key == "PORT" || key == "LOG_LEVEL" { environment[key] = nil }
         for (key, value) in extra { environment[key] = value }
