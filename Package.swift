@@ -114,6 +114,12 @@ let package = Package(
             "PlanterServer", "PlanterHost", "PlanterJSON",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.
+        tests("PlanterServerRouteTests", [
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         tests("SubprocessExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("PythonExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),

@@ -41,7 +41,6 @@ import Testing
         #expect(time("build", "startedAt") >= time("fetch", "endedAt"))
         #expect(time("package", "startedAt") >= time("test", "endedAt"))
         #expect(time("package", "startedAt") >= time("docs", "endedAt"))
-        #expect(outcome.seconds < 15, "hello is meant to be quick (about 0.5 s on an idle machine)")
         #expect(scratch.contents().isEmpty, "the flaky phase cleans up its marker: \(scratch.contents())")
     }
 

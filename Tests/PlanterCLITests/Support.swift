@@ -72,10 +72,11 @@ enum CLI {
         return environment
     }
 
-    /// Runs planter to completion. A run that outlives `timeout` is killed and reported.
+    /// Runs planter to completion, with `input` as its standard input (else /dev/null). A run
+    /// that outlives `timeout` is killed and reported.
     static func run(_ arguments: [String], environment extra: [String: String] = [:], directory: URL? = nil,
-                    timeout: Double = 20) async throws -> Outcome {
-        let child = try Child(arguments, environment: environment(extra), directory: directory)
+                    input: String? = nil, timeout: Double = 20) async throws -> Outcome {
+        let child = try Child(arguments, environment: environment(extra), directory: directory, input: input.map { Data($0.utf8) })
         return try await child.finish(timeout: timeout)
     }
 
@@ -124,7 +125,8 @@ final class Child: @unchecked Sendable {
     private var killedByWatchdog = false
     let started = Date()
 
-    init(_ arguments: [String], environment: [String: String], directory: URL? = nil, executable: URL? = nil) throws {
+    init(_ arguments: [String], environment: [String: String], directory: URL? = nil, executable: URL? = nil,
+         input: Data? = nil) throws {
         process.executableURL = try executable ?? CLI.planter
         process.arguments = arguments
         process.environment = environment
@@ -133,13 +135,22 @@ final class Child: @unchecked Sendable {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let stdin = input.map { _ in Pipe() }
+        process.standardInput = stdin ?? FileHandle.nullDevice
         group.enter()
         process.terminationHandler = { [self] _ in
             lock.withLock { exited = true }
             group.leave()
         }
         try process.run()  // closes the parent's copies of the pipes' write ends
+        if let stdin, let input {
+            // On its own thread: a child that reads slowly (or not at all) never blocks the test.
+            let writer = stdin.fileHandleForWriting
+            Thread.detachNewThread {
+                writer.write(input)
+                try? writer.close()
+            }
+        }
         drain(out.fileHandleForReading) { [self] data in lock.withLock { stdoutData = data } }
         drain(err.fileHandleForReading) { [self] data in lock.withLock { stderrData = data } }
     }

@@ -132,9 +132,27 @@ import Testing
     }
 
     @Test func planFromStandardInput() async throws {
-        // `-` reads the plan from stdin; the child's stdin is /dev/null, so the plan is empty.
-        let outcome = try await CLI.run(["validate", "-"])
-        #expect(outcome.status == 2, "\(outcome)")
+        // `-` reads the plan from stdin: a valid one validates, and its problems are reported
+        // with pointers, as for a file.
+        let valid = manifest(shellPhase("a", "true"), shellPhase("b", "true", waitFor: ["a"]))
+        let outcome = try await CLI.run(["validate", "-"], input: valid)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stdout.contains("valid, 2 phases"), "\(outcome)")
+
+        let yaml = "- kind: Phase\n  id: y\n  spec: {selector: {matchLabels: {executor: shell}}, x-run: {script: \"true\"}}\n"
+        let fromYAML = try await CLI.run(["validate", "-", "--output", "json"], input: yaml)
+        #expect(fromYAML.status == 0, "\(fromYAML)")
+        #expect(try fromYAML.json()["valid"] == true)
+
+        let invalid = manifest(shellPhase("a", "true", waitFor: ["nope"]))
+        let bad = try await CLI.run(["validate", "-"], input: invalid)
+        #expect(bad.status == 2, "\(bad)")
+        #expect(bad.stderr.contains("/0/spec/waitFor/phases/0"), "\(bad)")
+
+        // An empty standard input is no plan, and says so (it is not a missing file).
+        let empty = try await CLI.run(["validate", "-"], input: "")
+        #expect(empty.status == 2, "\(empty)")
+        #expect(!empty.stderr.contains("no such file"), "\(empty)")
     }
 
     @Test func invalidConfigIsReportedWithPointers() async throws {

@@ -1,14 +1,16 @@
 import Foundation
 import PlanterJSON
+import Synchronization
 import Testing
 @testable import PlanterHost
 
 @Suite struct RunnerTests {
-    /// A phase body that records itself and sleeps a little, so overlaps are observable.
-    func tracking(_ tracker: Tracker, sleepMs: UInt32 = 0, fail: Set<String> = []) -> ScriptedExecutor {
+    /// A phase body that records itself; with a barrier it stays running until the barrier
+    /// opens, so overlaps are certain rather than likely.
+    func tracking(_ tracker: Tracker, barrier: Barrier? = nil, fail: Set<String> = []) -> ScriptedExecutor {
         ScriptedExecutor { request, _ in
             tracker.enter(request.phaseId)
-            if sleepMs > 0 { usleep(sleepMs * 1000) }
+            barrier?.arriveAndWait()
             tracker.leave()
             return fail.contains(request.phaseId) ? .failed("boom") : ExecuteResult(status: .succeeded)
         }
@@ -31,14 +33,34 @@ import Testing
     }
 
     @Test func independentPhasesRunInParallelUpToTheLimit() throws {
+        // The first three phases wait for each other: they finish only if three run at once.
         let tracker = Tracker()
-        let plan = try makePlan(phases((1...6).map { ("p\($0)", "") }), executors: ["t": tracking(tracker, sleepMs: 60)])
-        let (result, _) = run(plan, parallel: 3)
+        let barrier = Barrier(count: 3)
+        let plan = try makePlan(phases((1...6).map { ("p\($0)", "") }), executors: ["t": tracking(tracker, barrier: barrier)])
+        let (result, events) = run(plan, parallel: 3)
         #expect(result.status == .succeeded)
-        #expect(tracker.peak == 3, "three 60 ms phases overlap at --parallel 3")
+        #expect(!barrier.broken, "three phases were never running at once at --parallel 3")
+        #expect(tracker.peak == 3, "never more than the limit: \(tracker.peak)")
+        #expect(Self.peakInFlight(events) <= 3, "the run's own events never show more than three attempts in flight")
+
         let tracker1 = Tracker()
-        _ = run(try makePlan(phases((1...4).map { ("p\($0)", "") }), executors: ["t": tracking(tracker1, sleepMs: 10)]), parallel: 1)
+        let (result1, events1) = run(try makePlan(phases((1...4).map { ("p\($0)", "") }), executors: ["t": tracking(tracker1)]),
+                                     parallel: 1)
+        #expect(result1.status == .succeeded)
         #expect(tracker1.peak == 1)
+        #expect(Self.peakInFlight(events1) == 1)
+    }
+
+    /// The most attempts between their attemptStarted and attemptFinished events at once.
+    static func peakInFlight(_ events: [RunEvent]) -> Int {
+        var running = 0
+        var peak = 0
+        for event in events {
+            if event.kind == .attemptStarted { running += 1 }
+            if event.kind == .attemptFinished { running -= 1 }
+            peak = max(peak, running)
+        }
+        return peak
     }
 
     @Test func retriesUseExponentialBackoffAndStopAtMaxAttempts() throws {
@@ -87,11 +109,17 @@ import Testing
     }
 
     @Test func attemptTimeLimitCancelsAndCountsAsFailed() throws {
+        // Each attempt waits until its call is cancelled (giving up after 10 s) and counts the
+        // cancels it saw: the limit must cancel the call, not only label the attempt.
+        let cancels = Mutex(0)
         let plan = try makePlan(phases([("slow", #""x-timeout":"50ms","retry":{"maxAttempts":2}"#)]),
-                                executors: ["t": ScriptedExecutor { _, call in waitForCancel(call) }])
-        let start = Date()
+                                executors: ["t": ScriptedExecutor { _, call in
+                                    let result = waitForCancel(call)
+                                    if call.isCancelled { cancels.withLock { $0 += 1 } }
+                                    return result
+                                }])
         let (result, _) = run(plan)
-        #expect(Date().timeIntervalSince(start) < 2)
+        #expect(cancels.withLock { $0 } == 2, "both attempts' calls were cancelled by the time limit")
         let phase = result.phase("slow")
         #expect(phase.status == .timedOut)
         #expect(phase.attempts.map(\.status) == [.timedOut, .timedOut])
@@ -100,14 +128,17 @@ import Testing
     }
 
     @Test func waitForTimeoutNamesWhatItWaitedFor() throws {
+        // slowdep ends only after impatient has given up, however slow the machine.
+        let gaveUp = EventTrigger { ($0.kind == .phaseFinished || $0.kind == .phaseSkipped) && $0.phaseId == "impatient" }
         let plan = try makePlan(phases([
             ("slowdep", ""), ("fast", ""),
             ("impatient", #""waitFor":{"phases":["slowdep","fast"],"timeout":"80ms"}"#),
         ]), executors: ["t": ScriptedExecutor { request, _ in
-            if request.phaseId == "slowdep" { usleep(400_000) }
+            if request.phaseId == "slowdep" && !gaveUp.wait() { return .failed("impatient never gave up") }
             return ExecuteResult(status: .succeeded)
         }])
-        let (result, _) = run(plan, parallel: 2)
+        let (result, _) = run(plan, parallel: 2, sinks: [gaveUp])
+        #expect(result.phase("slowdep").status == .succeeded, "\(result.phase("slowdep").message)")
         let phase = result.phase("impatient")
         #expect(phase.status == .failed)
         #expect(phase.message == "waitFor.timeout 80ms expired while waiting for: slowdep")
@@ -145,16 +176,23 @@ import Testing
     }
 
     @Test func abortCancelsRunningPhasesAtOnce() throws {
+        // bad fails once long is running; long runs until cancelled (waitForCancel gives up,
+        // failing it, after 10 s), so only the abort can end it cancelled.
+        let longStarted = Latch()
+        let longCancelled = Mutex(false)
         let plan = try makePlan(phases([
             ("long", ""), ("bad", #""onFailure":{"action":"abort"}"#),
         ]), executors: ["t": ScriptedExecutor { request, call in
-            if request.phaseId == "long" { return waitForCancel(call) }
-            usleep(50_000)
-            return .failed("boom")
+            if request.phaseId == "long" {
+                longStarted.signal()
+                let result = waitForCancel(call)
+                longCancelled.withLock { $0 = call.isCancelled }
+                return result
+            }
+            return longStarted.wait() ? .failed("boom") : .failed("long never started")
         }])
-        let start = Date()
         let (result, _) = run(plan, parallel: 2)
-        #expect(Date().timeIntervalSince(start) < 2)
+        #expect(longCancelled.withLock { $0 }, "the abort cancelled long's call")
         #expect(result.phase("long").status == .cancelled)
         #expect(result.phase("long").message.contains("run aborted: phase bad failed"))
         #expect(result.status == .failed)

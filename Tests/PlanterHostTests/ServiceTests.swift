@@ -121,10 +121,9 @@ import Testing
         _ = try await service.cancel(runId: runId)
         let cancelled = await service.waitForRun(runId)
         #expect(cancelled?.status == .cancelled)
-        for _ in 0..<200 where await service.activeRunId != nil || calls.ids.withLock({ !$0.contains("x") }) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        #expect(calls.take().contains("x"), "the queued plan ran after the first")
+        let ranQueued = await eventually { calls.ids.withLock { $0.contains("x") } }
+        #expect(ranQueued, "the queued plan ran after the first")
+        #expect(calls.take().last == "x")
     }
 
     @Test func stateSurvivesARestartAndInterruptedRunsResume() async throws {

@@ -25,8 +25,8 @@ func problems(_ text: String, deployment: Deployment = Deployment(), format: Doc
     }
 }
 
-func run(_ plan: Plan, parallel: Int = 1, backoff: BackoffPolicy? = nil, masker: SecretMasker = SecretMasker(secrets: []))
-    -> (RunResult, [RunEvent])
+func run(_ plan: Plan, parallel: Int = 1, backoff: BackoffPolicy? = nil, masker: SecretMasker = SecretMasker(secrets: []),
+         sinks: [any EventSink] = []) -> (RunResult, [RunEvent])
 {
     let recorder = EventRecorder()
     var options = RunOptions(runId: "r-test", parallel: parallel)
@@ -38,7 +38,7 @@ func run(_ plan: Plan, parallel: Int = 1, backoff: BackoffPolicy? = nil, masker:
     options.backoff = policy
     options.masker = masker
     options.random = { 0.5 }
-    let result = Runner(plan: plan, options: options, sinks: [recorder]).runBlocking()
+    let result = Runner(plan: plan, options: options, sinks: [recorder] + sinks).runBlocking()
     return (result, recorder.events)
 }
 
@@ -72,6 +72,77 @@ final class Tracker: Sendable {
     func leave() { state.withLock { $0.running -= 1 } }
 }
 
+/// A rendezvous: each arrival waits until `count` calls have arrived, then all go on (later
+/// arrivals pass at once). If they do not all arrive within `timeout` seconds (generous: only
+/// a broken behaviour gets there), the barrier breaks, every waiter goes on and `broken` tells
+/// the test; so a test that needs overlap fails instead of hanging.
+final class Barrier: @unchecked Sendable {
+    // @unchecked: every field is read and written under `condition`.
+    private let condition = NSCondition()
+    private var arrived = 0
+    private var isBroken = false
+    let count: Int
+    let timeout: Double
+
+    init(count: Int, timeout: Double = 30) {
+        self.count = count
+        self.timeout = timeout
+    }
+
+    var broken: Bool { condition.withLock { isBroken } }
+
+    /// True when all `count` arrived.
+    @discardableResult
+    func arriveAndWait() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        if arrived >= count {
+            condition.broadcast()
+            return true
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while arrived < count && !isBroken {
+            if !condition.wait(until: deadline) {
+                isBroken = true
+                condition.broadcast()
+            }
+        }
+        return arrived >= count
+    }
+}
+
+/// A one-way signal between threads: `wait` returns true once `signal` has been called,
+/// false after `timeout` seconds (a generous guard against a hang, not a measurement).
+final class Latch: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let fired = Mutex(false)
+
+    func signal() {
+        let first = fired.withLock { fired in
+            defer { fired = true }
+            return !fired
+        }
+        if first { semaphore.signal() }
+    }
+
+    func wait(timeout: Double = 30) -> Bool {
+        guard semaphore.wait(timeout: .now() + timeout) == .success else { return false }
+        semaphore.signal()  // stays open for later waiters
+        return true
+    }
+}
+
+/// Opens when the first event that `matches` arrives, so a phase body can wait for the run to get there.
+final class EventTrigger: EventSink {
+    private let matches: @Sendable (RunEvent) -> Bool
+    private let latch = Latch()
+    init(_ matches: @escaping @Sendable (RunEvent) -> Bool) { self.matches = matches }
+    func receive(_ event: RunEvent) { if matches(event) { latch.signal() } }
+    /// Waits for the event (false if it has not come within `timeout` seconds).
+    func wait(timeout: Double = 30) -> Bool { latch.wait(timeout: timeout) }
+}
+
 /// Waits until cancelled (or a limit passes), like a process that runs until killed.
 func waitForCancel(_ call: CallContext, limit: Double = 10) -> ExecuteResult {
     let deadline = Date().addingTimeInterval(limit)
@@ -81,4 +152,15 @@ func waitForCancel(_ call: CallContext, limit: Double = 10) -> ExecuteResult {
 
 extension RunResult {
     func phase(_ id: String) -> PhaseRecord { phases.first { $0.id == id }! }
+}
+
+/// Polls `condition` until it holds or `seconds` pass (generous: a loaded machine is slow,
+/// and only a broken behaviour waits that long).
+func eventually(within seconds: Double = 30, _ condition: () async -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return await condition()
 }

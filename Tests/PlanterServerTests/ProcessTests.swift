@@ -49,20 +49,17 @@ import Glibc
         try await withHarness { harness in
             let log = harness.path("runs.log")
             let server = try await harness.start(environment: ["PLANTER_SHUTDOWN_GRACE": "0.3"])
-            // 6 s: long past the 0.3 s grace.
-            let answer = try await server.plan(manifest(shellPhase("slow", "echo start >> \(log); sleep 6; echo done >> \(log)")))
+            // 60 s: long past the 0.3 s grace, and past waitForExit's 30 s; only the grace ends it in time.
+            let answer = try await server.plan(manifest(shellPhase("slow", "echo start >> \(log); sleep 60; echo done >> \(log)")))
             let runId = try #require(answer["runId"]?.stringValue)
             #expect(await eventually(within: 5) { harness.lines("runs.log") == ["start"] })
-            let clock = ContinuousClock.now
             server.signal(SIGTERM)
-            let status = await server.waitForExit(timeout: 15)
-            let elapsed = ContinuousClock.now - clock
+            let status = await server.waitForExit(timeout: 30)
             #expect(status == 0, "\(server.log())")
             #expect(server.log().contains("state saved"))
             let file = try server.readStateFile()
             #expect(file["inFlightRunId"]?.isNull == true)
             let run = file["runs"]?.arrayValue?.first { $0["runId"]?.stringValue == runId }
-            #expect(elapsed < .seconds(4), "the grace period bounds the shutdown")
             #expect(run?["status"] == "cancelled", "\(file.serialized)")
             #expect(harness.lines("runs.log") == ["start"])
         }

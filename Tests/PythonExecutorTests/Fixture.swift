@@ -27,13 +27,17 @@ enum Fixture {
                        timeoutMs: timeoutMs, inputs: inputs, secrets: secrets)
     }
 
-    /// Runs one phase on `executor`, collecting its output.
+    /// Runs one phase on `executor`, collecting its output (`onOutput` sees each chunk as it arrives).
     static func run(
         _ executor: PluginExecutor, _ payload: JSON, timeoutMs: Int? = nil, inputs: JSONObject = JSONObject(),
-        secrets: [String: String] = [:], dryRun: Bool = false, during: (CallContext) -> Void = { _ in }
+        secrets: [String: String] = [:], dryRun: Bool = false, during: (CallContext) -> Void = { _ in },
+        onOutput: @escaping @Sendable (OutputChannel, UnsafeRawBufferPointer) -> Void = { _, _ in }
     ) -> Run {
         let collector = Collector()
-        let context = CallContext(output: { collector.append($0, $1) })
+        let context = CallContext(output: { stream, bytes in
+            collector.append(stream, bytes)
+            onOutput(stream, bytes)
+        })
         during(context)
         let result = executor.execute(
             request(payload, timeoutMs: timeoutMs, inputs: inputs, secrets: secrets, dryRun: dryRun), call: context)

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import PlanterHost
 import PlanterJSON
 import PlanterTestSupport
@@ -159,14 +160,20 @@ import Glibc
     }
 
     @Test func outputIsStreamedWhileThePhaseRuns() throws {
+        // The code prints a, then waits for a gate file the host side creates when "a" reaches
+        // it: b comes only if a was delivered while the phase ran (else it gives up after 30 s).
+        let dir = try TempDir()
+        let gate = dir.path + "/gate"
         let executor = try Fixture.executor(["pool": 1])
-        let run = Fixture.run(executor, ["code": "import sys, time\nprint('a')\nsys.stderr.write('e\\n')\ntime.sleep(0.6)\nprint('b')"])
-        let returned = ContinuousClock.now
-        #expect(run.result.status == .succeeded)
-        #expect(run.stdout == "a\nb\n")
+        let code = "import os, sys, time\nprint('a')\nsys.stderr.write('e\\n')\n"
+            + "for _ in range(600):\n    if os.path.exists('\(gate)'): break\n    time.sleep(0.05)\n"
+            + "print('b' if os.path.exists('\(gate)') else 'gave-up')"
+        let run = Fixture.run(executor, ["code": .string(code)], onOutput: { stream, bytes in
+            if stream == .stdout, bytes.contains(UInt8(ascii: "a")) { _ = try? dir.write("gate", "") }
+        })
+        #expect(run.result.status == .succeeded, "\(run.result)")
+        #expect(run.stdout == "a\nb\n", "a reached the host only when the phase ended")
         #expect(run.stderr == "e\n")
-        let first = try #require(run.firstChunkAt)
-        #expect(returned - first >= .milliseconds(450), "first chunk only \(returned - first) before the end")
     }
 
     @Test func subprocessOutputReachesTheHostButNotTheChannel() throws {
@@ -215,9 +222,10 @@ import Glibc
                 + "with open('\(dir.path)/pids', 'w') as f: f.write('%d %d' % (os.getpid(), child.pid))\n"
                 + "time.sleep(300)")],
             timeoutMs: 1000)
+        // The code would run 300 s: ending with a timeout at all is the limit at work.
         #expect(run.result.status == .failed)
         #expect(run.result.message.hasPrefix("timed out after 1 s"), "\(run.result.message)")
-        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(ContinuousClock.now - start >= .milliseconds(900), "not before the limit")
         let pids = try #require(readText(dir.path + "/pids")).split(separator: " ").compactMap { Int32($0) }
         try #require(pids.count == 2)
         #expect(isGone(pids[0]), "worker \(pids[0]) survived the timeout")
@@ -239,13 +247,13 @@ import Glibc
             ["code": .string("import os, time\nopen('\(pidFile)', 'w').write(str(os.getpid()))\ntime.sleep(300)")]
         ) { context in
             DispatchQueue.global().async {
-                while access(pidFile, F_OK) != 0 && ContinuousClock.now - start < .seconds(5) { usleep(2_000) }
-                usleep(20_000)
+                // Cancel once the worker has written its pid (the file exists before its content).
+                while readText(pidFile).flatMap({ Int32($0) }) == nil && ContinuousClock.now - start < .seconds(30) { usleep(2_000) }
                 context.cancel()
             }
         }
+        // The code would run 300 s: only the cancel ends it.
         #expect(run.result.status == .cancelled, "\(run.result)")
-        #expect(ContinuousClock.now - start < .seconds(3))
         let pid = try #require(readText(pidFile).flatMap { Int32($0) })
         #expect(isGone(pid), "worker \(pid) survived the cancel")
         let after = Fixture.run(executor, ["code": "result = {'ok': 1}"])
@@ -273,24 +281,29 @@ import Glibc
     }
 
     @Test func poolRunsPhasesConcurrently() throws {
-        // Each phase reports when it ran; on a pool of 2 the two intervals must overlap
-        // (robust on a loaded machine, unlike a wall-clock bound).
+        // A barrier: each phase leaves a marker and waits until both markers exist, so both
+        // succeed only if the pool of 2 runs them at the same time (after 30 s alone, it says so).
+        let dir = try TempDir()
         let executor = try Fixture.executor(["pool": 2])
-        let spans = Mutex<[(Double, Double, Int64)]>([])
-        DispatchQueue.concurrentPerform(iterations: 2) { _ in
-            let run = Fixture.run(executor, ["code": .string("import os, time\nt0 = time.time()\ntime.sleep(0.4)\n"
-                + "result = {'t0': t0, 't1': time.time(), 'pid': os.getpid()}")])
-            #expect(run.result.status == .succeeded)
-            if let t0 = run.result.outputs["t0"]?.doubleValue, let t1 = run.result.outputs["t1"]?.doubleValue,
-                let pid = run.result.outputs["pid"]?.intValue
-            {
-                spans.withLock { $0.append((t0, t1, Int64(pid))) }
+        let code = "import os, time\nopen(os.path.join('\(dir.path)', str(os.getpid())), 'w').close()\n"
+            + "for _ in range(600):\n    if len(os.listdir('\(dir.path)')) >= 2: break\n    time.sleep(0.05)\n"
+            + "result = {'together': len(os.listdir('\(dir.path)')) >= 2, 'pid': os.getpid()}"
+        let results = Mutex<[ExecuteResult]>([])
+        let done = DispatchGroup()
+        for _ in 0..<2 {
+            done.enter()
+            Thread.detachNewThread {
+                let run = Fixture.run(executor, ["code": .string(code)])
+                results.withLock { $0.append(run.result) }
+                done.leave()
             }
         }
-        let both = spans.withLock { $0 }
+        #expect(done.wait(timeout: .now() + 120) == .success, "the phases did not return")
+        let both = results.withLock { $0 }
         try #require(both.count == 2)
-        #expect(both[0].2 != both[1].2, "both phases ran on the same worker")
-        #expect(both[0].0 < both[1].1 && both[1].0 < both[0].1, "the phases did not overlap: \(both)")
+        #expect(both.allSatisfy { $0.status == .succeeded }, "\(both)")
+        #expect(both.allSatisfy { $0.outputs["together"] == true }, "the phases did not overlap: \(both.map(\.outputs))")
+        #expect(both[0].outputs["pid"] != both[1].outputs["pid"], "both phases ran on the same worker")
     }
 
     @Test func venvInterpreterIsUsed() throws {
@@ -328,18 +341,19 @@ import Glibc
         #expect(run.result.message.contains("would run python code"), "\(run.result.message)")
     }
 
-    @Test func pooledPhasesAreCheap() throws {
+    // How cheap is bench/'s question; this one is that one pooled worker serves phase after
+    // phase, each with its own inputs.
+    @Test func onePooledWorkerServesManyPhases() throws {
         let executor = try Fixture.executor(["pool": 1])
-        _ = Fixture.run(executor, ["code": "result = {'warm': 1}"])
-        let count = 200
-        let start = ContinuousClock.now
-        for index in 0..<count {
-            let run = Fixture.run(executor, ["code": "result = {'i': inputs['n']}"], inputs: ["n": .int(Int64(index))])
-            try #require(run.result.status == .succeeded)
+        let warm = Fixture.run(executor, ["code": "import os; result = {'pid': os.getpid()}"])
+        try #require(warm.result.status == .succeeded)
+        for index in 0..<200 {
+            let run = Fixture.run(executor, ["code": "import os; result = {'i': inputs['n'], 'pid': os.getpid()}"],
+                                  inputs: ["n": .int(Int64(index))])
+            try #require(run.result.status == .succeeded, "phase \(index): \(run.result)")
+            #expect(run.result.outputs["i"] == .int(Int64(index)))
+            #expect(run.result.outputs["pid"] == warm.result.outputs["pid"], "phase \(index) did not run on the pooled worker")
         }
-        let perPhase = (ContinuousClock.now - start) / count
-        // ~0.1 ms on these machines in a release build; generous for a debug build on a busy box.
-        #expect(perPhase < .milliseconds(2), "\(perPhase) per pooled phase")
     }
 }
 

@@ -107,14 +107,23 @@ import Glibc
     }
 
     @Test func outputIsStreamedWhileTheProcessRuns() throws {
-        let run = try Fixture.run(["script": "echo a; sleep 1; echo b"])
-        let returned = ContinuousClock.now
+        // The script prints a, then waits for a gate file that the host side creates when "a"
+        // reaches it: b comes only if a was delivered while the script ran (else it gives up
+        // after 30 s and says so).
+        let dir = try TempDir()
+        let gate = dir.path + "/gate"
+        let executor = try Fixture.executor()
+        let collector = Collector()
+        let context = CallContext(output: { stream, bytes in
+            collector.append(stream, bytes)
+            if stream == .stdout, bytes.contains(UInt8(ascii: "a")) { _ = try? dir.write("gate", "") }
+        })
+        let script = "echo a; i=0; while [ ! -f \(gate) ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; "
+            + "if [ -f \(gate) ]; then echo b; else echo gave-up; fi"
+        let run = collector.run(executor.execute(Fixture.request(["script": .string(script)]), call: context))
         #expect(run.result.status == .succeeded)
-        #expect(run.stdout == "a\nb\n")
+        #expect(run.stdout == "a\nb\n", "a reached the host only when the script ended")
         #expect(run.chunks >= 2)
-        // "a" must reach the host while the script still sleeps, not when it ends.
-        let first = try #require(run.firstChunkAt)
-        #expect(returned - first >= .milliseconds(700), "first chunk only \(returned - first) before the end")
     }
 
     @Test(arguments: [(JSON, String)]([
@@ -145,14 +154,12 @@ import Glibc
     }
 
     @Test func timeoutKillsTheWholeGroup() throws {
+        // The script would run 300 s: ending failed with a timeout at all is the limit at work.
         let dir = try TempDir()
-        let start = ContinuousClock.now
         let run = try Fixture.run(
             ["script": .string("sleep 300 & echo $! > \(dir.path)/pid; wait")], timeoutMs: 300)
-        let elapsed = ContinuousClock.now - start
         #expect(run.result.status == .failed)
         #expect(run.result.message.hasPrefix("timed out after 300 ms"), "\(run.result.message)")
-        #expect(elapsed < .seconds(3))
         let pid = try #require(dir.readPid("pid"))
         #expect(isGone(pid), "background sleep \(pid) survived the timeout")
     }
@@ -166,7 +173,7 @@ import Glibc
         let elapsed = ContinuousClock.now - start
         #expect(run.result.status == .failed)
         #expect(run.result.message.contains("SIGKILL"), "\(run.result.message)")
-        #expect(elapsed >= .milliseconds(480) && elapsed < .seconds(3), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(480), "the 300 ms grace after the 200 ms limit was not given: \(elapsed)")
         let pid = try #require(dir.readPid("pid"))
         #expect(isGone(pid))
     }
@@ -177,14 +184,13 @@ import Glibc
         let start = ContinuousClock.now
         let run = try Fixture.run(["script": .string("sleep 300 & echo $! > \(pidFile); wait")]) { context in
             DispatchQueue.global().async {
-                // Cancel once the script is surely running its background job.
-                while access(pidFile, F_OK) != 0 && ContinuousClock.now - start < .seconds(5) { usleep(2_000) }
-                usleep(20_000)
+                // Cancel once the script has started its background job (the pid is written after).
+                while access(pidFile, F_OK) != 0 && ContinuousClock.now - start < .seconds(30) { usleep(2_000) }
                 context.cancel()
             }
         }
+        // The script would run 300 s: only the cancel ends it.
         #expect(run.result.status == .cancelled, "\(run.result)")
-        #expect(ContinuousClock.now - start < .seconds(3))
         let pid = try #require(dir.readPid("pid"))
         #expect(isGone(pid), "background sleep \(pid) survived the cancel")
     }
@@ -199,8 +205,9 @@ import Glibc
     @Test func backgroundGrandchildHoldingStdoutDoesNotHang() throws {
         let dir = try TempDir()
         let start = ContinuousClock.now
-        let run = try Fixture.run(["script": .string("sleep 30 & echo $! > \(dir.path)/pid; echo started")])
-        #expect(ContinuousClock.now - start < .seconds(2))
+        let run = try Fixture.run(["script": .string("sleep 300 & echo $! > \(dir.path)/pid; echo started")])
+        // A hang guard, not a speed check: waiting for the grandchild would take 300 s.
+        #expect(ContinuousClock.now - start < .seconds(60))
         #expect(run.result.status == .succeeded)
         #expect(run.stdout == "started\n")
         let pid = try #require(dir.readPid("pid"))
@@ -214,7 +221,8 @@ import Glibc
         let start = ContinuousClock.now
         let run = try Fixture.run(
             ["script": .string("setsid sh -c 'echo $$ > \(dir.path)/pid; exec yes' & sleep 0.1; echo done >&2")])
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // A hang guard, not a speed check: a reader that waits for EOF never returns.
+        #expect(ContinuousClock.now - start < .seconds(60))
         #expect(run.result.status == .succeeded)
         #expect(run.stderr == "done\n")
         if let pid = dir.readPid("pid") {
@@ -281,15 +289,13 @@ import Glibc
         #expect(fields.first != "\(getpgrp())")
     }
 
-    @Test func manyQuickRunsStayFast() throws {
+    // How fast is bench/'s question; this one is that an instance serves call after call.
+    @Test func manyRunsOnOneInstanceAllSucceed() throws {
         let executor = try Fixture.executor()
-        let start = ContinuousClock.now
-        for _ in 0..<50 {
-            let result = executor.execute(Fixture.request(["command": ["true"]]), call: CallContext())
-            try #require(result.status == .succeeded)
+        for index in 0..<50 {
+            let result = executor.execute(Fixture.request(["command": ["sh", "-c", .string("echo \(index)")]]), call: CallContext())
+            try #require(result.status == .succeeded, "call \(index): \(result)")
         }
-        // ~0.5 ms each on these machines; generous so a loaded CI box does not flake.
-        #expect(ContinuousClock.now - start < .seconds(2))
     }
 }
 

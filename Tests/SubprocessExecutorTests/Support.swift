@@ -67,9 +67,9 @@ final class Scratch: @unchecked Sendable {
 
     func read(_ name: String) -> String? { try? String(contentsOfFile: path + "/" + name, encoding: .utf8) }
 
-    /// Waits (up to 5 s) for a file holding a pid.
+    /// Waits (up to 30 s) for a file holding a pid.
     func waitForPid(_ name: String) -> Int32? {
-        for _ in 0..<500 {
+        for _ in 0..<3000 {
             if let text = read(name), let pid = Int32(text.filter(\.isNumber)) { return pid }
             usleep(10_000)
         }
@@ -104,9 +104,9 @@ final class LogLines: Sendable {
     var all: [String] { lines.withLock { $0 } }
     var sink: SubprocessExecutor.LogSink { { level, message in self.lines.withLock { $0.append("\(level.name): \(message)") } } }
 
-    /// Waits up to 3 s for a line containing `text`.
+    /// Waits up to 30 s for a line containing `text`.
     func waitFor(_ text: String) -> Bool {
-        for _ in 0..<300 {
+        for _ in 0..<3000 {
             if all.contains(where: { $0.contains(text) }) { return true }
             usleep(10_000)
         }
@@ -120,10 +120,12 @@ func request(_ payload: JSON, phase: String = "p", inputs: JSONObject = JSONObje
 
 func elapsed(since start: ContinuousClock.Instant) -> Duration { ContinuousClock.now - start }
 
-/// Runs `body` on its own thread after `delay`.
-func after(_ delay: Duration, _ body: @escaping @Sendable () -> Void) {
+/// Runs `body` on its own thread once `condition` holds (polled; it gives up after 30 s and
+/// runs `body` anyway, so a broken behaviour fails the test instead of hanging it).
+func when(_ condition: @escaping @Sendable () -> Bool, _ body: @escaping @Sendable () -> Void) {
     let thread = Thread {
-        Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() && ContinuousClock.now < deadline { usleep(2_000) }
         body()
     }
     thread.start()

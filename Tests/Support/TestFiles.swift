@@ -60,9 +60,9 @@ public func removeTree(_ path: String) {
 }
 
 /// Gone = no /proc entry, or a zombie (PID 1 in a container may never reap orphans). Waits up
-/// to 3 s: signals are delivered asynchronously.
+/// to 10 s: signals are delivered asynchronously, and late on a loaded machine.
 public func isGone(_ pid: Int32) -> Bool {
-    for _ in 0..<300 {
+    for _ in 0..<1000 {
         guard let file = fopen("/proc/\(pid)/stat", "r") else { return true }
         var buffer = [CChar](repeating: 0, count: 512)
         let line = fgets(&buffer, 512, file) != nil ? buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } : ""
