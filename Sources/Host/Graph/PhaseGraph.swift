@@ -45,23 +45,37 @@ public struct PhaseGraph: Sendable {
             }
         }
         let graph = PhaseGraph(ids: phases.map(\.id), indexByID: indexByID, dependencies: dependencies, dependents: dependents)
-        for cycle in graph.cycles() {
+        let (cycles, unreported) = graph.cycles(limit: maximumReportedCycles)
+        for cycle in cycles {
             let names = (cycle + [cycle[0]]).map { graph.ids[$0] }.joined(separator: " -> ")
             problems.error(locations[cycle[0]].waitFor, "dependency cycle: \(names)")
             valid = false
         }
+        if unreported > 0 {
+            problems.error(locations[cycles[0][0]].waitFor, "and \(unreported) more dependency cycles (fix the ones above first)")
+        }
         return valid ? graph : nil
     }
 
-    /// Every cycle found by a depth-first search, each as the phases along it.
-    func cycles() -> [[Int]] {
+    /// Cycles reported one by one; past this many, the rest are only counted. One phase that
+    /// waits for every phase of a long chain closes a cycle per phase, each as long as the
+    /// chain: listing them all costs time and memory quadratic in the plan's size.
+    static let maximumReportedCycles = 10
+
+    /// The cycles found by a depth-first search (up to `limit`), each as the phases along it,
+    /// and how many more it found.
+    func cycles(limit: Int = .max) -> (cycles: [[Int]], unreported: Int) {
         var state = [UInt8](repeating: 0, count: count)  // 0 new, 1 on stack, 2 done
         var found: [[Int]] = []
+        var unreported = 0
         var stack: [(node: Int, next: Int)] = []
         var onPath: [Int] = []
+        // Where each node on the path stands in it, so closing a cycle needs no search.
+        var pathIndex = [Int](repeating: -1, count: count)
         for root in 0..<count where state[root] == 0 {
             stack.append((root, 0))
             state[root] = 1
+            pathIndex[root] = onPath.count
             onPath.append(root)
             while let top = stack.last {
                 let edges = dependencies[top.node]
@@ -71,19 +85,21 @@ public struct PhaseGraph: Sendable {
                     if state[target] == 0 {
                         state[target] = 1
                         stack.append((target, 0))
+                        pathIndex[target] = onPath.count
                         onPath.append(target)
-                    } else if state[target] == 1, let start = onPath.lastIndex(of: target) {
+                    } else if state[target] == 1 {
                         // A waits for B waits for … A: report in waiting order, from the dependency.
-                        found.append(Array(onPath[start...]))
+                        if found.count < limit { found.append(Array(onPath[pathIndex[target]...])) } else { unreported += 1 }
                     }
                 } else {
                     state[top.node] = 2
+                    pathIndex[top.node] = -1
                     stack.removeLast()
                     onPath.removeLast()
                 }
             }
         }
-        return found
+        return (found, unreported)
     }
 
     /// Phases grouped by how early they could start: wave 0 waits for nothing (within
