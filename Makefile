@@ -15,6 +15,7 @@ DEB_PACKAGES := libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busyb
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
 .PHONY: all build release run run-plan test bench deps bench-deps install rootfs clean
+.PHONY: fuzz fuzz-libfuzzer fuzz-smoke
 
 all: build
 
@@ -43,6 +44,22 @@ run-plan: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	$(MAKE) fuzz-smoke
+
+# libFuzzer over the JSON parser, the manifest decoder + validator (JSON and YAML) and the
+# deployment decoder (Tests/Fuzz/run says how). FUZZ_TIME is seconds per target; FUZZ_TARGETS
+# picks some of: json manifest manifest-yaml deployment; FUZZ_FLAGS go to libFuzzer.
+FUZZ_TIME    ?= 600
+FUZZ_TARGETS ?=
+FUZZ_FLAGS   ?=
+fuzz: fuzz-libfuzzer
+
+fuzz-libfuzzer: deps
+	SWIFT=$(SWIFT) Tests/Fuzz/run $(FUZZ_TIME) $(FUZZ_TARGETS) -- $(FUZZ_FLAGS)
+
+# About 30 s in all: each target replays the committed corpus, then mutates for the rest.
+fuzz-smoke: deps
+	SWIFT=$(SWIFT) Tests/Fuzz/run 7 $(FUZZ_TARGETS) -- $(FUZZ_FLAGS)
 
 bench: deps bench-deps release
 	bench/run

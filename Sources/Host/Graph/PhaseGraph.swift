@@ -58,7 +58,8 @@ public struct PhaseGraph: Sendable {
                 }
             }
         }
-        let cycles = PhaseGraph(ids: [], indexByID: [:], dependencies: dependencies, dependents: []).cycles(limit: 10)
+        let (cycles, cycleCount) = PhaseGraph(ids: [], indexByID: [:], dependencies: dependencies, dependents: [])
+            .cycles(limit: maximumReportedCycles)
         let graph = PhaseGraph(ids: phases.map(\.id), indexByID: indexByID, dependencies: dependencies, dependents: dependents)
         for cycle in cycles {
             // A long cycle is shown by its ends: the message must not grow with the manifest.
@@ -67,20 +68,26 @@ public struct PhaseGraph: Sendable {
             problems.error(locations[cycle[0]].waitFor, "dependency cycle: \(names)")
             valid = false
         }
-        if cycles.count == 10 { problems.error("", "more dependency cycles may follow: the first 10 are reported") }
+        if cycleCount > cycles.count {
+            problems.error(locations[cycles[0][0]].waitFor, "and \(cycleCount - cycles.count) more dependency cycles (fix the ones above first)")
+        }
         return valid ? graph : nil
     }
 
-    /// Cycles found by a depth-first search (at most `limit`), each as the phases along it.
-    func cycles(limit: Int = .max) -> [[Int]] {
+    /// How many cycles an error report lists; the rest are counted.
+    public static let maximumReportedCycles = 10
+
+    /// Cycles found by a depth-first search, each as the phases along it: the first `limit`,
+    /// and how many there are in all (counting costs nothing; copying paths would).
+    func cycles(limit: Int = .max) -> (found: [[Int]], total: Int) {
         let count = dependencies.count
         var state = [UInt8](repeating: 0, count: count)  // 0 new, 1 on stack, 2 done
         var found: [[Int]] = []
         var stack: [(node: Int, next: Int)] = []
         var onPath: [Int] = []
         var pathPosition = [Int](repeating: 0, count: count)  // where a node on the path stands in it
+        var total = 0
         for root in 0..<count where state[root] == 0 {
-            if found.count >= limit { break }
             stack.append((root, 0))
             state[root] = 1
             pathPosition[root] = onPath.count
@@ -95,9 +102,10 @@ public struct PhaseGraph: Sendable {
                         stack.append((target, 0))
                         pathPosition[target] = onPath.count
                         onPath.append(target)
-                    } else if state[target] == 1, found.count < limit {
+                    } else if state[target] == 1 {
                         // A waits for B waits for … A: report in waiting order, from the dependency.
-                        found.append(Array(onPath[pathPosition[target]...]))
+                        total += 1
+                        if found.count < limit { found.append(Array(onPath[pathPosition[target]...])) }
                     }
                 } else {
                     state[top.node] = 2
@@ -106,7 +114,7 @@ public struct PhaseGraph: Sendable {
                 }
             }
         }
-        return found
+        return (found, total)
     }
 
     /// Phases grouped by how early they could start: wave 0 waits for nothing (within

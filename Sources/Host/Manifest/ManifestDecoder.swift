@@ -161,7 +161,8 @@ public enum ManifestDecoder {
         // A bare list is read as the phases to wait for.
         if value.arrayValue != nil {
             location.waitForPhases = path
-            return WaitFor(phases: FieldReader.strings(value, path, &problems, what: "waitFor entry"))
+            let phases = FieldReader.strings(value, path, &problems, what: "waitFor entry")
+            return phases.isEmpty ? nil : WaitFor(phases: phases)  // `[]` waits for nothing, as `{"phases": []}` does
         }
         guard let object = value.objectValue else {
             if !value.isNull { problems.error(path, "waitFor must be an object, got \(value.typeName)") }
