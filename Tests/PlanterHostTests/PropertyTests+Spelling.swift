@@ -5,7 +5,7 @@ import PlanterJSON
 /// The ways a user may write the same manifest: key case (camelCase, PascalCase at the phase
 /// level with snake_case inside, or any mix per key), as JSON or YAML. Each also draws the
 /// optional liberties at random: a `{"phases": …}` wrapper, numbers as numeric strings,
-/// numeric ids, bare waitFor lists, a single string for a list of one, other duration
+/// bare waitFor lists, a single string for a list of one, other duration
 /// forms, `messages` for `message`, upper-case enum values and shuffled keys.
 enum Spelling: CaseIterable {
     case camelJSON, pascalSnakeJSON, mixedJSON, camelYAML, pascalSnakeYAML, mixedYAML
@@ -51,7 +51,7 @@ extension Random {
     mutating func respellPhase(_ phase: JSON, _ spelling: Spelling) -> JSON {
         respell(phase.objectValue!, spelling, depth: 0) { random, name, value in
             switch name {
-            case "id": return random.numberIfDigits(value)
+            case "id": return value  // an id is text: a number there is an error, not a spelling
             case "spec": return random.respellSpec(value.objectValue!, spelling)
             default: return value
             }
@@ -109,11 +109,6 @@ extension Random {
     mutating func list(_ value: JSON) -> JSON {
         if let elements = value.arrayValue, elements.count == 1, chance(0.4) { return elements[0] }
         return value
-    }
-
-    mutating func numberIfDigits(_ value: JSON) -> JSON {
-        guard let text = value.stringValue, let number = Int64(text), String(number) == text, chance(0.5) else { return value }
-        return .int(number)
     }
 
     mutating func enumValue(_ camel: String) -> String {

@@ -165,7 +165,7 @@ extension Random {
             var retry = JSONObject()
             if chance(0.7) { retry.append("maxAttempts", .int(Int64(int(1...10)))) }
             if chance(0.3) { retry.append("x-initialDelay", duration()) }
-            if chance(0.3) { retry.append("x-factor", .double(Double(int(0...6)) / 2)) }
+            if chance(0.3) { retry.append("x-factor", .double(Double(int(2...12)) / 2)) }
             if chance(0.3) { retry.append("x-jitter", .double(Double(int(0...4)) / 8)) }
             if retry.isEmpty { retry.append("maxAttempts", 2) }
             spec.append("retry", .object(retry))
