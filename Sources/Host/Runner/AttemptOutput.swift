@@ -5,12 +5,15 @@ import Synchronization
 final class AttemptOutput: Sendable {
     private let tail: Mutex<OutputTail>
     private let previous: OutputTail.Snapshot
+    /// The tail's bound, which also holds for earlier attempts' output put in front.
+    private let limit: Int
     private let sinks: [any EventSink]
     private let runId: String
     private let phaseId: String
     private let attempt: Int
 
     init(tail: OutputTail, previous: OutputTail.Snapshot, sinks: [any EventSink], runId: String, phaseId: String, attempt: Int) {
+        limit = tail.limit
         self.tail = Mutex(tail)
         self.previous = previous
         self.sinks = sinks
@@ -46,6 +49,16 @@ final class AttemptOutput: Sendable {
         combined.text += snapshot.text
         combined.totalBytes += snapshot.totalBytes
         combined.droppedBytes += snapshot.droppedBytes
+        // The bound is on the phase's output, not each attempt's: the oldest bytes (earlier
+        // attempts' first) fall out, and the tail never starts inside a UTF-8 sequence.
+        if combined.text.utf8.count > limit {
+            var bytes = Array(combined.text.utf8)
+            var cut = bytes.count - limit
+            while cut < bytes.count, bytes[cut] & 0xC0 == 0x80 { cut += 1 }
+            bytes.removeFirst(cut)
+            combined.droppedBytes += cut
+            combined.text = String(decoding: bytes, as: UTF8.self)
+        }
         return combined
     }
 }
