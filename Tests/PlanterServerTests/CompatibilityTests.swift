@@ -139,6 +139,7 @@ import Testing
                 ("limit=-1", "limit", "0 to 100000"),
                 ("limit=99999999999999999999999", "limit", "0 to 100000"),
                 ("limit=ten", "limit", "0 to 100000"),
+                ("limit=", "limit", "0 to 100000"),
                 ("since=0001-01-01T00:00:00Z", "since", "1678-01-01T00:00:00Z to 2261-12-31T23:59:59Z"),
                 ("since=9999-12-31T23:59:59Z", "since", "1678-01-01T00:00:00Z to 2261-12-31T23:59:59Z"),
             ] {
@@ -148,6 +149,12 @@ import Testing
                 #expect(answer.errorMessage.contains(parameter) && answer.errorMessage.contains(range), "\(query): \(answer)")
                 #expect(try answer.json()["error"]?["details"]?.arrayValue?.first?["path"]?.stringValue == "?" + parameter, "\(query)")
             }
+            // Empty is no value at all for a number, a time or a level.
+            for query in ["since=", "level=", "level=loud"] {
+                let answer = try await server.get("/logs?" + query)
+                #expect(answer.status == 400 && answer.errorMessage.contains(query.prefix { $0 != "=" }), "\(query): \(answer)")
+            }
+            #expect(try await server.get("/logs?level=WARN&runId=").status == 200, "levels in any case; an empty filter is no filter")
             #expect(try await server.get("/logs?limit=100000&since=2261-12-31T23:59:59Z").status == 200)
             #expect(try await server.get("/logs?limit=0&since=1678-01-01T00:00:00Z").status == 200)
             #expect(server.isRunning)

@@ -53,10 +53,9 @@ enum LogRoutes {
             filter.runIds = filter.runIds.map { $0.intersection(ids) } ?? ids
         }
         filter.phaseId = query.string("phaseId")
-        if let level = query.string("level") {
-            guard let parsed = LogLevel.allCases.first(where: { $0.name == level.lowercased() || (level.lowercased() == "warn" && $0 == .warning) })
-            else { throw APIError.badParameter("level", "expected debug, info, warning or error, got \"\(level)\"") }
-            filter.minimumLevel = parsed
+        if let level = try query.choice("level", ["debug", "info", "warning", "warn", "error"]) {
+            // `warn` is the one spelling that is not a level's name.
+            filter.minimumLevel = LogLevel.allCases.first { $0.name == level } ?? .warning
         }
         filter.since = try query.timestamp("since")
         filter.limit = try query.int("limit", in: 0...maximumLimit) ?? defaultLimit

@@ -38,9 +38,20 @@ struct Query {
         return Substring(result)
     }
 
+    /// A filter value; empty (`?runId=`) is no filter.
     func string(_ name: Substring) -> String? {
         guard let (value, _) = lookup(name) else { return nil }
         return value.isEmpty ? nil : String(value)
+    }
+
+    /// One of `allowed` (any letter case), as written; empty is not one of them.
+    func choice(_ name: Substring, _ allowed: [String]) throws(APIError) -> String? {
+        guard let (value, sent) = lookup(name) else { return nil }
+        let lowered = value.lowercased()
+        guard allowed.contains(lowered) else {
+            throw APIError.badParameter(sent, "expected one of \(allowed.joined(separator: ", ")), got \"\(value)\"")
+        }
+        return lowered
     }
 
     func bool(_ name: Substring) throws(APIError) -> Bool {
@@ -52,10 +63,10 @@ struct Query {
         }
     }
 
-    /// A whole number within `range`; anything else (not a number, too large for any integer,
-    /// out of the range) is a 400 that names the parameter and the range.
+    /// A whole number within `range`; anything else (empty, not a number, too large for any
+    /// integer, out of the range) is a 400 that names the parameter and the range.
     func int(_ name: Substring, in range: ClosedRange<Int>) throws(APIError) -> Int? {
-        guard let (value, sent) = lookup(name), !value.isEmpty else { return nil }
+        guard let (value, sent) = lookup(name) else { return nil }
         let allowed = "a whole number from \(range.lowerBound) to \(range.upperBound)"
         guard let number = Int(value) else {
             // Digits that do not fit an Int are out of range, not "not a number".
@@ -71,9 +82,9 @@ struct Query {
     /// the API promises whole years 1678 to 2261.
     static let sinceYears = 1678...2261
 
-    /// An RFC 3339 date-time within `sinceYears`; anything else is a 400 naming the parameter.
+    /// An RFC 3339 date-time within `sinceYears`; anything else (empty too) is a 400 naming the parameter.
     func timestamp(_ name: Substring) throws(APIError) -> Timestamp? {
-        guard let (value, sent) = lookup(name), !value.isEmpty else { return nil }
+        guard let (value, sent) = lookup(name) else { return nil }
         let text = String(value)
         guard let time = Timestamp(iso8601: text) else {
             throw APIError.badParameter(sent, "expected an RFC 3339 date-time such as 2026-01-02T03:04:05Z, got \"\(text)\"")
