@@ -10,12 +10,23 @@ PORT         ?= 3030
 ROOT         ?= $(CURDIR)/.planter
 # C libraries (hiredis, nats.c, libffi) for the Redis/NATS/native executors, compilers for
 # the ABI header test, and the tools the test suite drives (python3 for the python plugin
-# and subprocess executors, runc and busybox-static for real containers).
-DEB_PACKAGES := libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static
+# and subprocess executors, runc and busybox-static for real containers), python3-venv for
+# the schemathesis API checks.
+DEB_PACKAGES := libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
 .PHONY: all build release run run-plan test bench deps bench-deps install rootfs clean
 .PHONY: fuzz fuzz-libfuzzer fuzz-smoke
+.PHONY: schemathesis schemathesis-venv fuzz-api
+
+# schemathesis (PyPI) in a virtual environment inside the checkout; the stamp names the pinned
+# version, so changing the pin reinstalls it.
+VENV                 ?= $(CURDIR)/.venv
+SCHEMATHESIS_VERSION := 4.32.5
+SCHEMATHESIS_STAMP   := $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
+# Examples per operation: few in make test (a couple of minutes), many in make fuzz-api.
+API_EXAMPLES         ?= 15
+API_FUZZ_EXAMPLES    ?= 400
 
 all: build
 
@@ -44,6 +55,7 @@ run-plan: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	$(MAKE) schemathesis
 	$(MAKE) fuzz-smoke
 
 # libFuzzer over the JSON parser, the manifest decoder + validator (JSON and YAML) and the
@@ -78,6 +90,24 @@ rootfs: deps
 	install -d $(ROOTFS)/bin $(ROOTFS)/proc $(ROOTFS)/dev $(ROOTFS)/tmp $(ROOTFS)/planter
 	install -m 755 /bin/busybox $(ROOTFS)/bin/busybox
 	for tool in sh echo cat ls sleep env true false mkdir touch; do ln -sf busybox $(ROOTFS)/bin/$$tool; done
+
+$(SCHEMATHESIS_STAMP):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	touch $@
+
+schemathesis-venv: deps $(SCHEMATHESIS_STAMP)
+
+# The API against its OpenAPI document (Tests/API/run-schemathesis), bounded and with a fixed seed.
+schemathesis: schemathesis-venv
+	test -x .build/debug/planter || $(SWIFT) build
+	MAX_EXAMPLES=$(API_EXAMPLES) SEED=1 SCHEMATHESIS=$(VENV)/bin/schemathesis Tests/API/run-schemathesis
+
+# The same, longer and with a random seed; part of make fuzz.
+fuzz-api: schemathesis-venv build
+	MAX_EXAMPLES=$(API_FUZZ_EXAMPLES) SEED= SCHEMATHESIS=$(VENV)/bin/schemathesis Tests/API/run-schemathesis
+
+fuzz: fuzz-api
 
 clean:
 	rm -rf .build

@@ -19,6 +19,8 @@ struct APIError: Error, Sendable {
     var headers: HTTPFields = [:]
     /// The run a 409 is about.
     var runId: String?
+    /// Set by the error middleware: also sent as `X-Request-Id`.
+    var requestId: String?
 
     static func invalid(_ problems: [Problem], message: String? = nil) -> APIError {
         let errors = problems.filter { $0.severity == .error }.count
@@ -98,6 +100,7 @@ struct APIError: Error, Sendable {
         writer.field("code", code)
         writer.field("message", message)
         if let runId { writer.field("runId", runId) }
+        if let requestId { writer.field("requestId", requestId) }
         writer.key("details")
         writer.bytes.append(UInt8(ascii: "["))
         for (index, detail) in details.enumerated() {
@@ -113,6 +116,7 @@ struct APIError: Error, Sendable {
         writer.endObject()
         var response = Reply.bytes(writer.bytes, status: status)
         for field in headers { response.headers.append(field) }
+        if let requestId { response.headers[RequestIDs.header] = requestId }
         return response
     }
 }

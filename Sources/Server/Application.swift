@@ -72,6 +72,7 @@ public struct PlanterServer: Sendable {
         var table = RouteTable(prefix: environment.settings.prefix)
         PlanRoutes.register(in: &table, environment)
         InspectionRoutes.register(in: &table, environment)
+        StatusRoutes.register(in: &table, environment)
         LogRoutes.register(in: &table, environment)
         SystemRoutes.register(in: &table, environment)
         environment.metrics.requests.setPatterns(table.patterns)
@@ -81,7 +82,7 @@ public struct PlanterServer: Sendable {
     @MiddlewareFixedTypeBuilder<Request, Response, PlanterRequestContext>
     static func middleware(_ environment: ServerEnvironment) -> some MiddlewareProtocol<Request, Response, PlanterRequestContext> {
         MetricsMiddleware(counters: environment.metrics.requests)
-        ErrorMiddleware()
+        ErrorMiddleware(requestIDs: environment.requestIDs)
         AuthMiddleware(token: environment.settings.token)
     }
 

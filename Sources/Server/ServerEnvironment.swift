@@ -2,7 +2,7 @@ import Logging
 import PlanterHost
 
 /// What the route handlers share: the service, settings, metrics, the start time, the
-/// shutdown trigger and the OpenAPI document. Immutable; built once at start-up.
+/// shutdown trigger, the OpenAPI document and the request id source. Immutable; built once at start-up.
 final class ServerEnvironment: Sendable {
     let service: PlanterService
     let eventLog: EventLog
@@ -12,6 +12,7 @@ final class ServerEnvironment: Sendable {
     let openAPI: OpenAPIDocument
     let logger: Logger
     let startedAt = ContinuousClock.now
+    let requestIDs = RequestIDs()
 
     init(service: PlanterService, eventLog: EventLog, settings: ServerSettings, metrics: ServerMetrics, shutdown: ShutdownTrigger,
          openAPI: OpenAPIDocument, logger: Logger) {

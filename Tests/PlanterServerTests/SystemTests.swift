@@ -88,7 +88,7 @@ import Testing
                 }
             }
             #expect(operations.count >= 17, "\(operations)")
-            #expect(Set(operations.map(\.1)) == ["/plan", "/diff", "/apply", "/state", "/phases/{id}", "/phases/{id}/run", "/runs",
+            #expect(Set(operations.map(\.1)) == ["/plan", "/diff", "/apply", "/state", "/status", "/phases/{id}", "/phases/{id}/run", "/runs",
                                                   "/runs/{id}", "/runs/{id}/cancel", "/logs", "/health", "/ready", "/metrics",
                                                   "/STOP", "/RELOAD", "/openapi.yaml"])
             for (method, template) in operations where template != "/STOP" {

@@ -44,16 +44,8 @@ extension PlanterService {
     /// GET /state: the applied plan (`phases`, canonical), each phase's live status, the
     /// last run, and what is staged or queued.
     public func stateAnswer() -> JSON {
-        var statuses = state.phaseStates
-        var lastRun = state.runs.last?.result
-        if let active {
-            let snapshot = active.runner.snapshot()
-            lastRun = snapshot
-            for record in snapshot.phases where record.status != .skipped || !record.attempts.isEmpty {
-                statuses[record.id] = PhaseState(status: record.status, runId: snapshot.runId, message: record.message,
-                                                 outputs: record.outputs, labels: record.labels, updatedAt: record.endedAt)
-            }
-        }
+        let statuses = livePhaseStates()
+        let lastRun = active.map { $0.runner.snapshot() } ?? state.runs.last?.result
         var object = JSONObject()
         object.appendUnchecked("planId", state.current.map { .string($0.planId) } ?? .null)
         object.appendUnchecked("appliedPlanId", state.current.map { .string($0.planId) } ?? .null)

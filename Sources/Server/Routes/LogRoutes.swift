@@ -8,6 +8,8 @@ import PlanterJSON
 /// until the followed run (runId, else the run active at the request) has finished.
 enum LogRoutes {
     static let defaultLimit = 1000
+    /// The event log keeps no more than this many events, so a larger limit means nothing.
+    static let maximumLimit = 100_000
 
     struct LogQuery {
         var filter: EventFilter
@@ -51,18 +53,12 @@ enum LogRoutes {
             filter.runIds = filter.runIds.map { $0.intersection(ids) } ?? ids
         }
         filter.phaseId = query.string("phaseId")
-        if let level = query.string("level") {
-            guard let parsed = LogLevel.allCases.first(where: { $0.name == level.lowercased() || (level.lowercased() == "warn" && $0 == .warning) })
-            else { throw APIError.badParameter("level", "expected debug, info, warning or error, got \"\(level)\"") }
-            filter.minimumLevel = parsed
+        if let level = try query.choice("level", ["debug", "info", "warning", "warn", "error"]) {
+            // `warn` is the one spelling that is not a level's name.
+            filter.minimumLevel = LogLevel.allCases.first { $0.name == level } ?? .warning
         }
-        if let since = query.string("since") {
-            guard let time = Timestamp(iso8601: since) else {
-                throw APIError.badParameter("since", "expected an RFC 3339 date-time such as 2026-01-02T03:04:05Z, got \"\(since)\"")
-            }
-            filter.since = time
-        }
-        filter.limit = try query.int("limit") ?? defaultLimit
+        filter.since = try query.timestamp("since")
+        filter.limit = try query.int("limit", in: 0...maximumLimit) ?? defaultLimit
         return LogQuery(filter: filter, runId: runId, planId: planId, follow: try query.bool("follow"))
     }
 

@@ -20,8 +20,9 @@ enum PlanRoutes {
             return Reply.json(answer, capacity: 2048)
         }
 
+        // Nothing staged is an empty diff with `staged: null`, not a 404.
         table.add(.get, "/diff") { _, _ in
-            Reply.json(try await service.diff(nil), capacity: 2048)
+            Reply.json(await service.stagedDiffAnswer(), capacity: 2048)
         }
 
         table.add(.post, "/diff") { request, _ in

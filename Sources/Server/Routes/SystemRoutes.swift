@@ -35,7 +35,8 @@ enum SystemRoutes {
         let logger = environment.logger
         table.add(.post, "/STOP") { _, _ in
             logger.notice("POST /STOP: saving state and shutting down")
-            let body = ByteBuffer(bytes: Array(#"{"stopping":true}"#.utf8))
+            // `status` is what the original's clients read; `stopping` is kept for ours.
+            let body = ByteBuffer(bytes: Array(#"{"status":"stopping","stopping":true}"#.utf8))
             // Answer first, then shut down as SIGTERM does.
             return Response(status: .accepted, headers: Reply.jsonHeaders, body: ResponseBody(contentLength: body.readableBytes) { writer in
                 try await writer.write(body)
@@ -45,9 +46,20 @@ enum SystemRoutes {
         }
 
         table.add(.post, "/RELOAD") { _, _ in
-            let answer = try await service.reload()
+            let answer: JSON
+            do {
+                answer = try await service.reload()
+            } catch let error as ServiceError {
+                guard case .notFound = error else { throw error }
+                // No state file is not an error to the original's clients: nothing to reload,
+                // and the state in memory is unchanged.
+                let status = await service.statusAnswer()
+                return Reply.json(["status": "no_state", "reloaded": false, "planId": status["planId"] ?? .null, "phases": status["total"] ?? 0])
+            }
             logger.notice("POST /RELOAD: state reloaded from the state file", metadata: ["planId": "\(answer["planId"]?.stringValue ?? "none")"])
-            return Reply.json(answer)
+            var object = answer.objectValue ?? JSONObject()
+            object["status"] = "reloaded"
+            return Reply.json(.object(object))
         }
 
         let document = environment.openAPI

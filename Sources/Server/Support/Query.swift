@@ -1,8 +1,11 @@
 import Hummingbird
 import HummingbirdCore
+import PlanterHost
 
 /// Query options, read once per request. Booleans: `true`/`1`/`yes` or bare (`?wait`),
-/// `false`/`0`/`no`; anything else is a 400 naming the parameter.
+/// `false`/`0`/`no`; anything else is a 400 naming the parameter. Every name is also read in
+/// its snake_case spelling (`run_id` for `runId`), as manifests accept both; when a request
+/// sends both, the camelCase one wins.
 struct Query {
     private let parameters: FlatDictionary<Substring, Substring>
 
@@ -10,25 +13,93 @@ struct Query {
         parameters = request.uri.query == nil ? [:] : request.uri.queryParameters
     }
 
+    /// The value under `name` or its snake_case spelling, and the spelling that was sent
+    /// (error messages name what the client wrote).
+    private func lookup(_ name: Substring) -> (value: Substring, sent: String)? {
+        if let value = parameters[name] { return (value, String(name)) }
+        guard !parameters.isEmpty else { return nil }
+        let snake = Self.snakeCase(name)
+        guard snake != name, let value = parameters[snake] else { return nil }
+        return (value, String(snake))
+    }
+
+    /// `withDependents` → `with_dependents`.
+    static func snakeCase(_ name: Substring) -> Substring {
+        var result = ""
+        result.reserveCapacity(name.utf8.count + 4)
+        for character in name {
+            if character.isUppercase {
+                result.append("_")
+                result.append(contentsOf: character.lowercased())
+            } else {
+                result.append(character)
+            }
+        }
+        return Substring(result)
+    }
+
+    /// A filter value; empty (`?runId=`) is no filter.
     func string(_ name: Substring) -> String? {
-        guard let value = parameters[name] else { return nil }
+        guard let (value, _) = lookup(name) else { return nil }
         return value.isEmpty ? nil : String(value)
     }
 
+    /// One of `allowed` (any letter case), as written; empty is not one of them.
+    func choice(_ name: Substring, _ allowed: [String]) throws(APIError) -> String? {
+        guard let (value, sent) = lookup(name) else { return nil }
+        let lowered = value.lowercased()
+        guard allowed.contains(lowered) else {
+            throw APIError.badParameter(sent, "expected one of \(allowed.joined(separator: ", ")), got \"\(value)\"")
+        }
+        return lowered
+    }
+
     func bool(_ name: Substring) throws(APIError) -> Bool {
-        guard let value = parameters[name] else { return false }
+        guard let (value, sent) = lookup(name) else { return false }
         switch value.lowercased() {
         case "", "true", "1", "yes", "on": return true
         case "false", "0", "no", "off": return false
-        default: throw APIError.badParameter(String(name), "expected true or false, got \"\(value)\"")
+        default: throw APIError.badParameter(sent, "expected true or false, got \"\(value)\"")
         }
     }
 
-    func int(_ name: Substring, minimum: Int = 0) throws(APIError) -> Int? {
-        guard let value = parameters[name], !value.isEmpty else { return nil }
-        guard let number = Int(value), number >= minimum else {
-            throw APIError.badParameter(String(name), "expected a whole number ≥ \(minimum), got \"\(value)\"")
+    /// A whole number within `range`; anything else (empty, not a number, too large for any
+    /// integer, out of the range) is a 400 that names the parameter and the range.
+    func int(_ name: Substring, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+        guard let (value, sent) = lookup(name) else { return nil }
+        let allowed = "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        guard let number = Int(value) else {
+            // Digits that do not fit an Int are out of range, not "not a number".
+            let digits = value.drop { $0 == "-" || $0 == "+" }
+            let reason = !digits.isEmpty && digits.allSatisfy(\.isASCIIDigit) ? "out of range" : "not a whole number"
+            throw APIError.badParameter(sent, "\(reason): expected \(allowed), got \"\(value)\"")
         }
+        guard range.contains(number) else { throw APIError.badParameter(sent, "out of range: expected \(allowed), got \(number)") }
         return number
     }
+
+    /// Earliest and latest `since` a Timestamp holds (nanoseconds in an Int64: 1677-09-21 to 2262-04-11);
+    /// the API promises whole years 1678 to 2261.
+    static let sinceYears = 1678...2261
+
+    /// An RFC 3339 date-time within `sinceYears`; anything else (empty too) is a 400 naming the parameter.
+    func timestamp(_ name: Substring) throws(APIError) -> Timestamp? {
+        guard let (value, sent) = lookup(name) else { return nil }
+        let text = String(value)
+        guard let time = Timestamp(iso8601: text) else {
+            throw APIError.badParameter(sent, "expected an RFC 3339 date-time such as 2026-01-02T03:04:05Z, got \"\(text)\"")
+        }
+        // The parser clamps what an Int64 of nanoseconds cannot hold; the year is checked on
+        // the text so that clamped values never pass for real ones.
+        let year = Int(text.prefix(4)) ?? 0
+        guard Self.sinceYears.contains(year), time.nanoseconds != .min, time.nanoseconds != .max else {
+            throw APIError.badParameter(sent, "out of range: expected a date-time from \(Self.sinceYears.lowerBound)-01-01T00:00:00Z "
+                                        + "to \(Self.sinceYears.upperBound)-12-31T23:59:59Z, got \"\(text)\"")
+        }
+        return time
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }
