@@ -94,7 +94,7 @@ import Testing
         _ = try await service.submit(manifest([("a", []), ("b", ["a"])], descriptions: ["a": "changed"]),
                                      options: SubmitOptions(stage: true))
         #expect(calls.take() == ["a"], "staging runs nothing")
-        let diff = try await service.diff(nil)
+        let diff = await service.stagedDiffAnswer()
         #expect(diff["added"] == ["b"])
         #expect(diff["changed"]?.arrayValue?.first?["changes"]?.arrayValue?.first?["path"] == "/spec/description")
         _ = try await service.apply(wait: true)

@@ -178,24 +178,18 @@ public actor PlanterService {
     }
 
     /// GET /diff (staged vs applied) and POST /diff (a manifest vs applied).
-    public func diff(_ document: JSON?) throws(ServiceError) -> JSON {
-        let manifest: Manifest
-        if let document {
-            manifest = try validate(document).manifest
-        } else {
-            guard let staged = state.staged else { throw .notFound("nothing is staged: POST /diff with a manifest, or stage one") }
-            manifest = staged.manifest
-        }
+    /// POST /diff: a manifest against the applied plan (GET /diff is `stagedDiffAnswer`).
+    public func diff(_ document: JSON, strict: Bool = false) throws(ServiceError) -> JSON {
+        let manifest = try validate(document, strict: strict || configuration.strict).manifest
         guard case .object(var object) = PlanDiff(old: state.current?.manifest, new: manifest).json else { return .null }
         object["appliedPlanId"] = state.current.map { .string($0.planId) } ?? .null
-        if document == nil, let staged = state.staged { object["stagedPlanId"] = .string(staged.planId) }
         return .object(object)
     }
 
     /// Sync-from: take another Planter's `/state` phases as the current plan (one way).
     public func adopt(remoteState json: JSON) throws(ServiceError) -> Bool {
         guard let phases = json["phases"] else { throw .invalid([.error("/phases", "the remote state has no phases")]) }
-        let plan = try validate(phases)
+        let plan = try validate(phases, strict: configuration.strict)
         if let current = state.current, current.manifest == plan.manifest { return false }
         if active != nil { return false }
         let planId = json["planId"]?.stringValue ?? json["appliedPlanId"]?.stringValue ?? StoredPlan.newPlanID()

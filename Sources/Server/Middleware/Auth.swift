@@ -19,7 +19,12 @@ struct AuthMiddleware: MiddlewareProtocol {
         guard let header = request.headers[.authorization] else {
             throw APIError.unauthorized("this Planter needs Authorization: Bearer <token>")
         }
-        guard Self.constantTimeEqual(Array(header.utf8), expected) else {
+        // The scheme is case-insensitive (RFC 7235 §2.1): `bearer` is `Bearer`; the token is compared exactly.
+        var given = Array(header.utf8)
+        if given.count >= 7, String(decoding: given[0..<7], as: UTF8.self).lowercased() == "bearer " {
+            given.replaceSubrange(0..<7, with: expected[0..<7])
+        }
+        guard Self.constantTimeEqual(given, expected) else {
             throw APIError.unauthorized("the bearer token is wrong")
         }
         return try await next(request, context)

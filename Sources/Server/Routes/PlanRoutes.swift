@@ -27,7 +27,7 @@ enum PlanRoutes {
 
         table.add(.post, "/diff") { request, _ in
             let document = try await ManifestBody.read(request, limit: limit)
-            return Reply.json(try await service.diff(document), capacity: 2048)
+            return Reply.json(try await service.diff(document, strict: try Query(request).bool("strict")), capacity: 2048)
         }
 
         table.add(.post, "/apply") { request, _ in

@@ -51,7 +51,12 @@ enum ManifestBody {
         case .yaml:
             switch DocumentParser.parse(Array(buffer.readableBytesView), format: .yaml) {
             case .success(let json): return json
-            case .failure(let failure): throw APIError.malformed(failure.problems.first?.message ?? "invalid YAML")
+            case .failure(let failure):
+                // A YAML value JSON cannot hold (`.inf`) has a pointer: keep it in the details.
+                guard let problem = failure.problems.first else { throw APIError.malformed("invalid YAML") }
+                var error = APIError.malformed(problem.message)
+                error.details = failure.problems.map { APIError.Detail(path: $0.path, message: $0.message, severity: $0.severity) }
+                throw error
             }
         }
     }
