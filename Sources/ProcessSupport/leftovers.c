@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "process_support.h"
+#include "proc_stat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -102,31 +103,12 @@ static const char *environ_value(const char *env, size_t length, const char *nam
     return NULL;
 }
 
-/* pgrp (field 5) and starttime (field 22) of /proc/PID/stat. */
+/* pgrp and start time of a live process (not a zombie). */
 static int read_stat(const char *pid_name, pid_t *pgrp, unsigned long long *start_time) {
-    char path[64], text[1024];
-    snprintf(path, sizeof path, "/proc/%s/stat", pid_name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0) return -1;
-    text[n] = '\0';
-    /* comm may hold spaces and parentheses: the fields start after the last ')'. */
-    char *paren = strrchr(text, ')');
-    if (paren == NULL) return -1;
-    char state;
-    int ppid, group;
-    unsigned long long start;
-    /* state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9) minflt..cstime(10-17)
-     * priority(18) nice(19) num_threads(20) itrealvalue(21) starttime(22) */
-    if (sscanf(paren + 1, " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-               &state, &ppid, &group, &start) != 4) {
-        return -1;
-    }
-    if (state == 'Z' || state == 'X') return -1;
-    *pgrp = group;
-    *start_time = start;
+    struct ps_proc_stat stat;
+    if (ps_read_proc_stat(pid_name, &stat) != 0 || stat.state == 'Z' || stat.state == 'X') return -1;
+    *pgrp = stat.pgrp;
+    *start_time = stat.start_time;
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * is in spawn.c. */
 #define _GNU_SOURCE
 #include "process_support.h"
+#include "proc_stat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -37,10 +38,10 @@ int ps_kill_group(pid_t pgid, int sig) {
     return errno;
 }
 
-/* Reads the pgrp and session of /proc/PID/stat ("pid (comm) S ppid pgrp session ..."):
- * the fields after the last ')', since comm may hold spaces and parentheses. */
-static int read_stat_ids(const char *pid_name, pid_t *pgrp, pid_t *session) {
-    char path[64], text[512];
+/* /proc/PID/stat ("pid (comm) S ppid pgrp session ... starttime ..."): the fields are read
+ * after the last ')', since comm may hold spaces and parentheses. Shared with leftovers.c. */
+int ps_read_proc_stat(const char *pid_name, struct ps_proc_stat *out) {
+    char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%s/stat", pid_name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -52,9 +53,17 @@ static int read_stat_ids(const char *pid_name, pid_t *pgrp, pid_t *session) {
     if (paren == NULL) return -1;
     char state;
     int ppid, group, sid;
-    if (sscanf(paren + 1, " %c %d %d %d", &state, &ppid, &group, &sid) != 4) return -1;
-    *pgrp = group;
-    *session = sid;
+    unsigned long long start;
+    /* state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8) flags(9) minflt..cstime(10-17)
+     * priority(18) nice(19) num_threads(20) itrealvalue(21) starttime(22) */
+    if (sscanf(paren + 1, " %c %d %d %d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+               &state, &ppid, &group, &sid, &start) != 5) {
+        return -1;
+    }
+    out->state = state;
+    out->pgrp = group;
+    out->session = sid;
+    out->start_time = start;
     return 0;
 }
 
@@ -81,8 +90,9 @@ int ps_kill_session(pid_t sid, int sig) {
         struct dirent *entry;
         while ((entry = readdir(proc)) != NULL) {
             if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-            pid_t group, session;
-            if (read_stat_ids(entry->d_name, &group, &session) != 0 || session != sid) continue;
+            struct ps_proc_stat stat;
+            if (ps_read_proc_stat(entry->d_name, &stat) != 0 || stat.session != sid) continue;
+            pid_t group = stat.pgrp;
             pid_t pid = (pid_t)atoi(entry->d_name);
             if (pid == own_pid || group == own_group) continue;
             if (group > 1) kill(-group, sig);

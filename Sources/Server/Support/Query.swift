@@ -56,7 +56,8 @@ struct Query {
 
     func bool(_ name: Substring) throws(APIError) -> Bool {
         guard let (value, sent) = lookup(name) else { return false }
-        switch value.lowercased() {
+        // Exactly the spellings the OpenAPI document lists (`Flag`): `TRUE` is not one of them.
+        switch value {
         case "", "true", "1", "yes", "on": return true
         case "false", "0", "no", "off": return false
         default: throw APIError.badParameter(sent, "expected true or false, got \"\(value)\"")
