@@ -7,7 +7,13 @@ import PackageDescription
 //   Sources/ProcessSupport   C helpers to spawn process groups, watch them with pidfds and kill them
 //   Sources/ExecutorKit      the Swift SDK for writing a plugin on top of the C ABI
 //   Sources/CFFI             libffi, for the native executor
-//   Sources/Host             the engine: manifest, validation, graph, runner, executors, state, service
+//   Sources/Core             the shared vocabulary: problems, labels, durations, backoff, log levels, secrets masking
+//   Sources/Document         JSON and YAML documents with positions, and strict field reading (ObjectReader)
+//   Sources/ExecutorRuntime  the host side of executors: the Executor protocol, requests and results, the
+//                            dlopen loader, the subprocess protocol; used by the host and the executor host
+//   Sources/Deployment       the deployment config (planter.yaml): model, decoding, secrets, and dispatch of a
+//                            phase to the executor instance that serves it (created on first use)
+//   Sources/Host             the engine: manifest → validation → graph → runner → service → store
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/planter          the command-line tool
@@ -50,11 +56,14 @@ func tests(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
 
 let package = Package(
     name: "planter",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "planter", targets: ["planter"]),
         .executable(name: "planter-executor-host", targets: ["planter-executor-host"]),
-        .library(name: "PlanterHost", targets: ["PlanterHost"]),
+        // The engine for embedders, with the modules its API speaks in.
+        .library(name: "PlanterHost",
+                 targets: ["PlanterHost", "PlanterDeployment", "PlanterDocument", "ExecutorRuntime", "PlanterCore"]),
+        // What a process that only runs phases needs (planter-executor-host, a remote worker).
+        .library(name: "ExecutorRuntime", targets: ["ExecutorRuntime", "PlanterCore"]),
         .library(name: "ExecutorKit", targets: ["ExecutorKit"]),
     ] + plugins.map(\.product),
     dependencies: [
@@ -73,9 +82,16 @@ let package = Package(
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
+        .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
+        .target(name: "PlanterDocument", dependencies: ["PlanterCore", "PlanterJSON", .product(name: "Yams", package: "Yams")],
+                path: "Sources/Document"),
+        .target(name: "ExecutorRuntime", dependencies: ["PlanterCore", "PlanterJSON", "ExecutorAPI", "ProcessSupport"],
+                path: "Sources/ExecutorRuntime"),
+        .target(name: "PlanterDeployment", dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime"],
+                path: "Sources/Deployment"),
         .target(
             name: "PlanterHost",
-            dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport", .product(name: "Yams", package: "Yams")],
+            dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport"],
             path: "Sources/Host"
         ),
         .target(
@@ -101,14 +117,14 @@ let package = Package(
             ],
             path: "Sources/planter"
         ),
-        .executableTarget(name: "planter-executor-host", dependencies: ["PlanterHost", "PlanterJSON"],
+        .executableTarget(name: "planter-executor-host", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"],
                           path: "Sources/ExecutorHost"),
         // Shared by the plugin test targets: finding a built plugin, collecting a call's output.
-        .target(name: "PlanterTestSupport", dependencies: ["PlanterHost"], path: "Tests/Support"),
+        .target(name: "PlanterTestSupport", dependencies: ["ExecutorRuntime", "PlanterCore"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
-        tests("PlanterHostTests", ["PlanterHost", "PlanterJSON"]),
-        tests("ExecutorAPITests", ["PlanterHost", "PlanterJSON"]),
-        tests("ShellExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
+        tests("PlanterHostTests", ["PlanterHost", "PlanterDeployment", "PlanterDocument", "ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
+        tests("ExecutorAPITests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
+        tests("ShellExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterCLITests", ["PlanterJSON"]),
         tests("PlanterServerTests", [
             "PlanterServer", "PlanterHost", "PlanterJSON",
@@ -120,10 +136,10 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        tests("SubprocessExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
-        tests("PythonExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
-        tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
-        tests("HTTPExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
-        tests("NativeExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
+        tests("SubprocessExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterCore", "PlanterJSON", "PlanterTestSupport"]),
+        tests("PythonExecutorTests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON", "PlanterTestSupport"]),
+        tests("ContainerExecutorTests", ["ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
+        tests("HTTPExecutorTests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON", "PlanterTestSupport"]),
+        tests("NativeExecutorTests", ["ExecutorRuntime", "PlanterDocument", "PlanterJSON", "PlanterTestSupport"]),
     ] + plugins.map(\.target)
 )

@@ -28,23 +28,44 @@ public enum JSONParser {
 
     public static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(JSONParseError) -> JSON {
         var reader = Reader(bytes: buffer)
-        // RFC 8259 §8.1: a parser may ignore a leading byte order mark; editors write one.
-        if buffer.count >= 3 && buffer[0] == 0xEF && buffer[1] == 0xBB && buffer[2] == 0xBF { reader.position = 3 }
-        reader.skipWhitespace()
-        let value = try reader.parseValue(depth: 0)
-        reader.skipWhitespace()
-        if reader.position < buffer.count {
-            throw reader.error("unexpected \(reader.describeCurrent()) after the end of the document")
+        return try reader.parseDocument()
+    }
+
+    /// Parses a JSON object and says where each top-level member's value lies in `buffer`, so a
+    /// value can be passed on as the bytes it was, not re-encoded (planter-executor-host hands a
+    /// protocol message's request to the plugin this way). Anything but an object is an error.
+    public static func parseObjectKeepingSpans(
+        _ buffer: UnsafeBufferPointer<UInt8>
+    ) throws(JSONParseError) -> (object: JSONObject, spans: [String: Range<Int>]) {
+        var reader = Reader(bytes: buffer)
+        reader.memberSpans = [:]
+        let value = try reader.parseDocument()
+        guard let object = value.objectValue else {
+            throw JSONParseError(message: "expected an object, found \(value.typeName)", offset: 0, line: 1, column: 1)
         }
-        return value
+        return (object, reader.memberSpans ?? [:])
     }
 }
 
 private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var position = 0
+    /// Where each top-level member's value is, when asked for (parseObjectKeepingSpans).
+    var memberSpans: [String: Range<Int>]?
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func parseDocument() throws(JSONParseError) -> JSON {
+        // RFC 8259 §8.1: a parser may ignore a leading byte order mark; editors write one.
+        if bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF { position = 3 }
+        skipWhitespace()
+        let value = try parseValue(depth: 0)
+        skipWhitespace()
+        if position < bytes.count {
+            throw error("unexpected \(describeCurrent()) after the end of the document")
+        }
+        return value
+    }
 
     func error(_ message: String, at offset: Int? = nil) -> JSONParseError {
         let offset = offset ?? position
@@ -130,7 +151,9 @@ private struct Reader {
             }
             position += 1
             skipWhitespace()
+            let start = position
             let value = try parseValue(depth: depth)
+            if depth == 1, memberSpans != nil { memberSpans?[key] = start..<position }
             let existing = positions.map { $0[key] } ?? members.firstIndex(where: { $0.key == key })
             if let existing {
                 members[existing].value = value  // last one wins, as in most parsers

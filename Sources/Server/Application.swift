@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import PlanterCore
+import PlanterDeployment
 import PlanterHost
 import ServiceLifecycle
 

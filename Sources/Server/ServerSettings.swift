@@ -1,4 +1,5 @@
 import Foundation
+import PlanterCore
 import PlanterHost
 
 /// Everything `planter serve` is told by flags and the environment.

@@ -1,4 +1,6 @@
 import Foundation
+import PlanterCore
+import PlanterDeployment
 import PlanterHost
 
 /// Reads a plan file (`-` for standard input) and validates it against a deployment.

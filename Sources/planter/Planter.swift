@@ -1,5 +1,7 @@
-import Foundation
 import ArgumentParser
+import Foundation
+import PlanterCore
+import PlanterDeployment
 import PlanterHost
 
 @main

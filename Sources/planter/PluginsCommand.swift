@@ -1,4 +1,6 @@
 import ArgumentParser
+import ExecutorRuntime
+import PlanterCore
 import PlanterHost
 import PlanterJSON
 

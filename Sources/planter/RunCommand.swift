@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import PlanterCore
 import PlanterHost
 import PlanterJSON
 
@@ -37,6 +38,7 @@ struct RunCommand: ParsableCommand {
             throw ExitStatus.invalid
         }
         let setup = try deployment.prepare(format: output)
+        defer { setup.registry.close() }  // plugins clean up (folders, workers) before we exit
         ProblemReport.printWarnings(setup.registry.problems.warnings)
         let plan: Plan
         switch PlanFile.validate(self.plan, setup: setup, strict: deployment.isStrict) {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Dispatch
+import PlanterCore
+import PlanterDeployment
 import PlanterHost
 import PlanterServer
 import Synchronization

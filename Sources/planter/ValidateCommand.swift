@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanterCore
 import PlanterHost
 
 struct ValidateCommand: ParsableCommand {

@@ -1,5 +1,5 @@
 import Dispatch
-import PlanterHost
+import ExecutorRuntime
 import PlanterJSON
 import PlanterTestSupport
 import Synchronization

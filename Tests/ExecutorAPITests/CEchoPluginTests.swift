@@ -1,5 +1,6 @@
+import ExecutorRuntime
 import Foundation
-import PlanterHost
+import PlanterCore
 import PlanterJSON
 import Synchronization
 import Testing
@@ -114,7 +115,7 @@ func parse(_ text: String) throws -> JSON { try JSONParser.parse(text) }
         let scratch = try ScratchDirectory("c-echo")
         defer { scratch.remove() }
         let plugin = try PluginLoader.load(path: try await CPlugins.buildCEcho(into: scratch).path)
-        let error = #expect(throws: PluginError.self) {
+        let error = #expect(throws: PluginFailure.self) {
             try plugin.makeExecutor(name: "broken", config: ["fail": true])
         }
         #expect(error?.reason.contains("c-echo: configured to fail") == true, "\(String(describing: error))")

@@ -1,12 +1,12 @@
+import ExecutorRuntime
 import Foundation
-import PlanterHost
 import PlanterJSON
 import Testing
 
 /// Broken plugins are reported with a message that says what is wrong, and the host keeps going.
 /// Every fixture is written and compiled by the test.
 @Suite struct LoadErrorTests {
-    /// Loads `path`, expecting a PluginError; returns its reason.
+    /// Loads `path`, expecting a PluginFailure; returns its reason.
     func loadError(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> String {
         do {
             let plugin = try PluginLoader.load(path: path)

@@ -7,7 +7,6 @@ import PackageDescription
 //   swift build --package-path Tests/Fuzz --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address
 let package = Package(
     name: "planter-fuzz",
-    platforms: [.macOS(.v14)],
     products: [.executable(name: "planter-fuzz", targets: ["PlanterFuzz"])],
     dependencies: [.package(name: "planter", path: "../..")],
     targets: [

@@ -1,6 +1,7 @@
 import Dispatch
+import ExecutorRuntime
 import Foundation
-import PlanterHost
+import PlanterCore
 import PlanterJSON
 import PlanterTestSupport
 import Synchronization

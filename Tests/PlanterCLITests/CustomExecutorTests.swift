@@ -32,4 +32,31 @@ import Testing
         #expect(greet.string("output") == "Hello, Planter!\n")
         #expect(greet["outputs"] == ["greeting": "Hello, Planter!"])
     }
+
+    /// Instances are made on first use: checking a plan creates none (a python `pool: 4` would
+    /// otherwise start four interpreters to check a file), and a create error fails the phases
+    /// that needed the instance, with the plugin's message, while the others run.
+    @Test func executorInstancesAreMadeOnFirstUse() async throws {
+        let scratch = try Scratch()
+        let config = try scratch.write("planter.yaml", """
+            executors:
+              - {name: broken, plugin: c-echo, config: {fail: true}}
+              - {name: echo, plugin: c-echo}
+            """)
+        let plan = try scratch.write("plan.yaml", """
+            - {kind: Phase, id: uses-echo, spec: {selector: {matchLabels: {executor: echo}}}}
+            - {kind: Phase, id: uses-broken, spec: {selector: {matchLabels: {executor: broken}}, waitFor: {phases: [uses-echo]}}}
+            """)
+        let validate = try await CLI.run(["validate", plan, "--config", config])
+        #expect(validate.status == 0, "\(validate)")
+        #expect(!validate.stderr.contains("configured to fail"), "validate must not create the instance: \(validate)")
+
+        let run = try await CLI.run(["run", plan, "--config", config, "--output", "json"])
+        #expect(run.status == 1, "\(run)")
+        let result = try run.json()
+        #expect(result.statuses == ["uses-broken": "failed", "uses-echo": "succeeded"])
+        let message = result.phase("uses-broken")?["attempts"]?.arrayValue?.first?.string("message") ?? ""
+        #expect(message.contains("executor broken could not be created") && message.contains("c-echo: configured to fail"),
+                "\(run)")
+    }
 }

@@ -1,5 +1,6 @@
 import PlanterJSON
 import Testing
+
 @testable import PlanterHost
 
 /// A chain whose last phase waits for every phase closes one cycle per phase, each as long

@@ -1,5 +1,10 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterDeployment
+import PlanterDocument
 import PlanterJSON
 import Testing
+
 @testable import PlanterHost
 
 /// Input that parses but does not fit, wrong types, text that is not UTF-8, documents built to

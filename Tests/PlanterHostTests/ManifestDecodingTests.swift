@@ -1,5 +1,8 @@
+import PlanterCore
+import PlanterDocument
 import PlanterJSON
 import Testing
+
 @testable import PlanterHost
 
 @Suite struct ManifestDecodingTests {

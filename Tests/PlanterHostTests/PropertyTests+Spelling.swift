@@ -1,5 +1,7 @@
 import Foundation
+import PlanterCore
 import PlanterJSON
+
 @testable import PlanterHost
 
 /// The ways a user may write the same manifest: key case (camelCase, PascalCase at the phase

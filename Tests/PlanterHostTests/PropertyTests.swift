@@ -1,5 +1,10 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterDeployment
+import PlanterDocument
 import PlanterJSON
 import Testing
+
 @testable import PlanterHost
 
 /// Generated manifests, written in every spelling the decoder accepts, must decode to one

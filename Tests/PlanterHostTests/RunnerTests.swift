@@ -1,7 +1,10 @@
+import ExecutorRuntime
 import Foundation
+import PlanterCore
 import PlanterJSON
 import Synchronization
 import Testing
+
 @testable import PlanterHost
 
 @Suite struct RunnerTests {

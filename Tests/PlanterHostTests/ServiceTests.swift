@@ -1,7 +1,10 @@
+import ExecutorRuntime
 import Foundation
+import PlanterDeployment
 import PlanterJSON
 import Synchronization
 import Testing
+
 @testable import PlanterHost
 
 /// PlanterService without HTTP: drift-aware runs, staging, persistence and resume.

@@ -1,6 +1,11 @@
+import ExecutorRuntime
 import Foundation
+import PlanterCore
+import PlanterDeployment
+import PlanterDocument
 import PlanterJSON
 import Synchronization
+
 @testable import PlanterHost
 
 /// Builds a Plan from manifest JSON text with the given in-process executors, failing the

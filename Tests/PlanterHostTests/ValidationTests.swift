@@ -1,5 +1,7 @@
+import PlanterDeployment
 import PlanterJSON
 import Testing
+
 @testable import PlanterHost
 
 @Suite struct ValidationTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PlanterJSON
 
 @Suite struct JSONTests {

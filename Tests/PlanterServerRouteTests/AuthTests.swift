@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import PlanterJSON
 import Testing
+
 @testable import PlanterServer
 
 /// PLANTER_TOKEN in-process: 401 without or with a wrong token, /health and /ready public,

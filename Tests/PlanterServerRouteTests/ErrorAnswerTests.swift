@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import PlanterJSON
 import Testing
+
 @testable import PlanterServer
 
 /// Bad requests in-process: 413 over PLANTER_MAX_BODY, 415 for other content types, 400

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import PlanterJSON
 import Testing
+
 @testable import PlanterServer
 
 /// The route table in-process: every path's methods (405 with `Allow` for the rest), unknown

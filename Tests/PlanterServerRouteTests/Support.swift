@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -8,6 +8,7 @@ import PlanterHost
 import PlanterJSON
 import PlanterTestSupport
 import Testing
+
 @testable import PlanterServer
 
 // In-process tests: the application `planter serve` builds (routes, middleware, the real

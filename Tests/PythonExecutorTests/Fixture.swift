@@ -1,4 +1,5 @@
-import PlanterHost
+import ExecutorRuntime
+import PlanterCore
 import PlanterJSON
 import PlanterTestSupport
 import Synchronization

@@ -1,6 +1,6 @@
 import Dispatch
+import ExecutorRuntime
 import Foundation
-import PlanterHost
 import PlanterJSON
 import PlanterTestSupport
 import Synchronization

@@ -1,4 +1,6 @@
+import ExecutorRuntime
 import Foundation
+import PlanterDeployment
 import PlanterHost
 import PlanterJSON
 import PlanterTestSupport

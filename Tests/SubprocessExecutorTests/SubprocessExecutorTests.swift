@@ -1,7 +1,9 @@
+import ExecutorRuntime
 import Foundation
-import PlanterHost
-import PlanterTestSupport
+import PlanterCore
+import PlanterDeployment
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 

@@ -1,7 +1,9 @@
+import ExecutorRuntime
 import Foundation
+import PlanterDeployment
 import PlanterHost
-import PlanterTestSupport
 import PlanterJSON
+import PlanterTestSupport
 import Synchronization
 import Testing
 

@@ -1,6 +1,8 @@
+import ExecutorRuntime
+import PlanterCore
+
 // What the plugin test targets share: finding a built plugin next to the test binary, and
 // collecting what one execute call streamed.
-import PlanterHost
 import Synchronization
 
 #if canImport(Glibc)

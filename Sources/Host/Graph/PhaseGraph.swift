@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterJSON
 
 /// The dependency graph of a manifest, by phase index (manifest order). Built once per
@@ -42,7 +43,7 @@ public struct PhaseGraph: Sendable {
                     var hint = ""
                     if hintsLeft > 0 {
                         hintsLeft -= 1
-                        hint = closestID(to: id, in: candidates).map { "did you mean \"\($0)\"? " } ?? ""
+                        hint = NearestName.hint(for: id, in: candidates)
                     }
                     problems.error(JSONPointer.append(locations[index].waitForPhases, position),
                                    "unknown phase \"\(id)\": no phase of this manifest has that id (\(hint)waitFor can name only "
@@ -161,39 +162,5 @@ public struct PhaseGraph: Sendable {
             stack += dependents[index]
         }
         return marked
-    }
-
-    /// The candidate a typo most likely meant, if one is close enough.
-    public static func closestID(to id: String, in candidates: some Sequence<String>) -> String? {
-        guard id.utf8.count <= 64 else { return nil }  // typos are short; keeps the edit distance cheap
-        var best: (String, Int)?
-        let threshold = max(1, id.count / 3)
-        for candidate in candidates where candidate.utf8.count <= 67 {
-            let distance = editDistance(id, candidate, giveUpAbove: threshold)
-            // Close enough to be a typo, and not a wholesale replacement ("b" is not a typo of "a").
-            if distance <= max(1, id.count / 3), distance < id.count, distance < best?.1 ?? .max { best = (candidate, distance) }
-        }
-        return best?.0
-    }
-
-    /// Levenshtein distance over bytes; stops early (returning more than `giveUpAbove`) once
-    /// every entry of a row is past it, since the distance can only grow from there.
-    static func editDistance(_ a: String, _ b: String, giveUpAbove limit: Int = .max) -> Int {
-        let a = Array(a.utf8), b = Array(b.utf8)
-        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
-        if abs(a.count - b.count) > 3 { return abs(a.count - b.count) }
-        var previous = Array(0...b.count)
-        var current = previous
-        for i in 1...a.count {
-            current[0] = i
-            var rowMinimum = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                rowMinimum = min(rowMinimum, current[j])
-            }
-            if rowMinimum > limit { return rowMinimum }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 }

@@ -1,3 +1,5 @@
+import PlanterCore
+import PlanterDocument
 import PlanterJSON
 
 /// Turns a parsed document into a Manifest, collecting every problem with its pointer.
@@ -262,7 +264,7 @@ public enum ManifestDecoder {
         if let mode = InstanceMode.allCases.first(where: { ObjectReader.normalize($0.rawValue) == ObjectReader.normalize(text) }) {
             return mode
         }
-        let hint = ObjectReader.closest(to: text, in: InstanceMode.allCases.map(\.rawValue)).map { "did you mean \"\($0)\"? " } ?? ""
+        let hint = ObjectReader.hint(for: text, in: InstanceMode.allCases.map(\.rawValue))
         problems.warning(path, "unknown instanceMode \(FieldReader.describe(value)) runs as \"immediate\" (\(hint)known: immediate, onUse)")
         return nil
     }
@@ -275,7 +277,7 @@ public enum ManifestDecoder {
             return nil
         }
         if let action = HandlerAction(rawValue: text.lowercased()) { return action }
-        let hint = ObjectReader.closest(to: text, in: HandlerAction.allCases.map(\.rawValue)).map { "did you mean \"\($0)\"? " } ?? ""
+        let hint = ObjectReader.hint(for: text, in: HandlerAction.allCases.map(\.rawValue))
         problems.warning(path, "unknown action \(FieldReader.describe(value)) acts as the default, \"raise\" "
             + "(\(hint)known: raise, continue, abort); the handler's messages are still logged")
         return nil

@@ -1,3 +1,5 @@
+import PlanterCore
+import PlanterDocument
 import PlanterJSON
 
 /// A plan: the phases of one manifest, in manifest order (which breaks scheduling ties).
@@ -104,13 +106,8 @@ public struct RetryPolicy: Sendable, Equatable {
 
     public var initialDelay: PlanDuration? { extensions["x-initialDelay"].flatMap(PlanDuration.init(json:)) }
     public var maxDelay: PlanDuration? { extensions["x-maxDelay"].flatMap(PlanDuration.init(json:)) }
-    public var factor: Double? { extensions["x-factor"].flatMap(RetryPolicy.number) }
-    public var jitter: Double? { extensions["x-jitter"].flatMap(RetryPolicy.number) }
-
-    static func number(_ json: JSON) -> Double? {
-        if let value = json.doubleValue { return value }
-        return json.stringValue.flatMap { Double($0.trimmingSpaces) }
-    }
+    public var factor: Double? { extensions["x-factor"].flatMap(FieldReader.lenientNumber) }
+    public var jitter: Double? { extensions["x-jitter"].flatMap(FieldReader.lenientNumber) }
 }
 
 public enum HandlerAction: String, Sendable, CaseIterable {
@@ -157,14 +154,5 @@ public struct Notify: Sendable, Equatable {
         self.email = email
         self.slack = slack
         self.extensions = extensions
-    }
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        var s = self[...]
-        while let first = s.first, first.isWhitespace { s.removeFirst() }
-        while let last = s.last, last.isWhitespace { s.removeLast() }
-        return s
     }
 }

@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterJSON
 import Synchronization
 

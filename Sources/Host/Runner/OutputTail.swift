@@ -1,3 +1,5 @@
+import PlanterCore
+
 /// A phase's output: the last `limit` bytes are kept, earlier bytes only counted. Secrets are
 /// masked line by line before anything is kept, so a secret split across two chunks is
 /// still caught (a line is held back until it ends or grows past 4 KiB).

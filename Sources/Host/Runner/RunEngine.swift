@@ -1,3 +1,6 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterDeployment
 import PlanterJSON
 import Synchronization
 

@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterJSON
 
 /// One state change of a run, as JSON lines, logs and (later) the API show it.

@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterJSON
 
 public enum PhaseStatus: String, Sendable, CaseIterable {

@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterJSON
 
 /// Reads back what RunResult.json writes (state files, other Planters).

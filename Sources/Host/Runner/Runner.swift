@@ -1,3 +1,5 @@
+import PlanterCore
+
 /// Runs a validated Plan: phases start when what they wait for has succeeded (or failed
 /// with `continue`), at most `parallel` at once, ready phases in manifest order.
 ///

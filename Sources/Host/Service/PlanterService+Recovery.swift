@@ -1,4 +1,5 @@
 import Foundation
+import PlanterCore
 import PlanterJSON
 
 /// After a crash: the run that was in flight may have left phase processes running (an

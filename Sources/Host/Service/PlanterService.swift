@@ -1,3 +1,5 @@
+import PlanterCore
+import PlanterDeployment
 import PlanterJSON
 import Synchronization
 
@@ -388,6 +390,14 @@ public actor PlanterService {
             while self.active != nil { await Task.yield() }
         }
         saveLogged()
+        // Destroying instances and stopping executor processes blocks: on a thread of its own.
+        let registry = setup.registry
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            startThread(name: "planter-close") {
+                registry.close()
+                done.resume()
+            }
+        }
     }
 
     public var isAccepting: Bool { accepting }

@@ -1,3 +1,5 @@
+import PlanterCore
+
 /// An answer the API turns into an error response. Nothing changes state when one is thrown.
 public enum ServiceError: Error, Sendable, CustomStringConvertible {
     /// 400, with every problem.

@@ -1,4 +1,6 @@
 import Foundation
+import PlanterCore
+import PlanterDocument
 import PlanterJSON
 
 #if canImport(Glibc)

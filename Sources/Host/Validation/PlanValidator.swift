@@ -1,3 +1,6 @@
+import PlanterCore
+import PlanterDeployment
+import PlanterDocument
 import PlanterJSON
 
 /// A manifest that passed every check, with the executor chosen for each phase.

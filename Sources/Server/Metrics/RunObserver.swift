@@ -1,4 +1,5 @@
 import Logging
+import PlanterCore
 import PlanterHost
 import PlanterJSON
 import Synchronization

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import PlanterCore
 import PlanterHost
 import PlanterJSON
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import HummingbirdCore
+import PlanterCore
 import PlanterHost
 
 /// Query options, read once per request. Booleans: `true`/`1`/`yes` or bare (`?wait`),

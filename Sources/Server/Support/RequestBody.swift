@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import PlanterDocument
 import PlanterHost
 import PlanterJSON
 

@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterHost
 import PlanterJSON
 

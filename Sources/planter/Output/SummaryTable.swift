@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterHost
 
 /// The table printed after a run. Large runs list only the phases that did not succeed.

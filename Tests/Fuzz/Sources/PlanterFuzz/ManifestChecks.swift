@@ -1,4 +1,8 @@
+import ExecutorRuntime
 import Foundation
+import PlanterCore
+import PlanterDeployment
+import PlanterDocument
 import PlanterHost
 import PlanterJSON
 

@@ -1,3 +1,6 @@
+import PlanterCore
+import PlanterDeployment
+import PlanterDocument
 import PlanterHost
 import PlanterJSON
 

@@ -1,0 +1,88 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterDocument
+import PlanterJSON
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Finds `planter-executor-host`, the companion program that serves a plugin `.so` over the
+/// subprocess protocol (what `isolation: process` runs).
+public enum ExecutorHostLocator {
+    public static let programName = "planter-executor-host"
+    public static let environmentVariable = "PLANTER_EXECUTOR_HOST"
+
+    /// `$PLANTER_EXECUTOR_HOST`, else the program next to the running executable (where `swift build`
+    /// and `make install` put it beside `planter`).
+    public struct NotFound: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func find(environment: [String: String], executablePath: String? = nil) -> Result<String, NotFound> {
+        if let path = environment[environmentVariable], !path.isEmpty {
+            return access(path, X_OK) == 0 ? .success(path)
+                : .failure(NotFound(description: "\(environmentVariable)=\(path) is not an executable file"))
+        }
+        let executable = executablePath ?? PluginCatalog.executablePath()
+        let directory = executable.contains("/") ? String(executable[..<executable.lastIndex(of: "/")!]) : "."
+        let candidate = directory + "/" + programName
+        if access(candidate, X_OK) == 0 { return .success(candidate) }
+        return .failure(NotFound(description: "isolation: process needs \(programName), which is not in \(directory) "
+            + "(set \(environmentVariable) to its path)"))
+    }
+}
+
+extension ExecutorRegistry {
+    /// The executor for a definition that runs as a child process: its `command`, or, with
+    /// `isolation: process`, planter-executor-host serving the plugin. Returns the plugin name to
+    /// show for the binding, or why the executor is unavailable (with the config field to blame).
+    static func subprocessExecutor(
+        for definition: ExecutorDefinition, catalog: PluginCatalog, environment: [String: String],
+        log: PluginExecutor.LogSink?
+    ) -> Result<(executor: SubprocessExecutor, plugin: String), SubprocessSetupError> {
+        var options: SubprocessExecutor.Options
+        let pluginName: String
+        if let command = definition.command {
+            guard !command.isEmpty else { return .failure(SubprocessSetupError(field: "command", reason: "empty command")) }
+            options = SubprocessExecutor.Options(command: command)
+            pluginName = subprocessPluginName
+        } else {
+            guard let plugin = catalog.plugin(named: definition.plugin) else {
+                return .failure(SubprocessSetupError(field: "plugin", reason: pluginNotFoundReason(definition.plugin, catalog)))
+            }
+            let host: String
+            switch ExecutorHostLocator.find(environment: environment) {
+            case .failure(let error): return .failure(SubprocessSetupError(field: "isolation", reason: error.description))
+            case .success(let path): host = path
+            }
+            options = SubprocessExecutor.Options(command: [host, plugin.path, "--name", definition.name])
+            // A crash should end the executor host at once: the Swift runtime's backtracer would
+            // first spend seconds symbolicating. Set SWIFT_BACKTRACE in `env` to get backtraces.
+            options.environment["SWIFT_BACKTRACE"] = "enable=no"
+            pluginName = plugin.name
+        }
+        for (key, value) in definition.env { options.environment[key] = value }
+        options.config = definition.config
+        if let timeout = definition.startTimeout { options.startTimeout = timeout }
+        return .success((SubprocessExecutor(name: definition.name, options: options, log: log), pluginName))
+    }
+
+    /// What bindings of `command` executors show as their plugin.
+    public static let subprocessPluginName = "subprocess"
+
+    static func pluginNotFoundReason(_ name: String, _ catalog: PluginCatalog) -> String {
+        let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
+        let file = "\(PluginLoader.filePrefix)\(name)\(PluginLoader.fileSuffix)"
+        if let failure = catalog.failures.first(where: { $0.path.hasSuffix("/" + file) || $0.path == file }) {
+            return "plugin \"\(name)\" failed to load: \(failure.reason)"
+        }
+        return "no plugin named \"\(name)\" was found (found: \(known.isEmpty ? "none" : known))"
+    }
+}
+
+struct SubprocessSetupError: Error {
+    /// The definition's field the problem points at.
+    var field: String
+    var reason: String
+}
