@@ -56,11 +56,11 @@ extension ExecutorProcess {
             let stdinSlot = wantWrite ? add(stdinFD, Int16(POLLOUT), &fds) : -1
 
             for deadline in [termAt, killAt].compactMap({ $0 }) { nextDeadline = min(nextDeadline ?? deadline, deadline) }
-            var timeout: Int64 = -1
-            if let nextDeadline { timeout = max(0, (nextDeadline - Monitor.monotonicNow() + 999_999) / 1_000_000) }
+            var timeout: Int32 = -1
+            if let nextDeadline { timeout = MonotonicTime.pollTimeout(until: nextDeadline) }
             if pidFD < 0 || pollCancelsByFlag { timeout = timeout < 0 ? 20 : min(timeout, 20) }
 
-            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), Int32(clamping: timeout)) }
+            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
             if ready < 0 && errno != EINTR {
                 // Cannot watch the child any more: end it rather than leave requests hanging.
                 _ = ps_kill_group(pid, SIGKILL)

@@ -124,8 +124,7 @@ public final class SubprocessExecutor: Executor {
         }
         guard let process else { return }
         process.requestStop(reason: "executor \(name) was shut down")
-        let grace = options.stopGrace.milliseconds * 1_000_000
-        process.waitForExit(deadline: Monitor.monotonicNow() + 2 * grace + 1_000_000_000)
+        process.waitForExit(deadline: MonotonicTime.deadline(after: PlanDuration(milliseconds: 2 * options.stopGrace.milliseconds + 1000)))
     }
 
     // MARK: Starting
@@ -167,7 +166,7 @@ public final class SubprocessExecutor: Executor {
 
     func restartDelayNs(afterFailures failures: Int) -> Int64 {
         let base = Double(options.restartDelay.milliseconds) * pow(2, Double(max(0, failures - 1)))
-        return Int64(min(base, Double(options.maxRestartDelay.milliseconds))) * 1_000_000
+        return PlanDuration(milliseconds: Int64(min(base, Double(options.maxRestartDelay.milliseconds)))).nanoseconds
     }
 
     /// Waits until the monotonic time `until`; false if `call` was cancelled first.
@@ -176,7 +175,7 @@ public final class SubprocessExecutor: Executor {
             if call?.isCancelled == true { return false }
             let remaining = until - Monitor.monotonicNow()
             if remaining <= 0 { return true }
-            let ms = Int32(clamping: (remaining + 999_999) / 1_000_000)
+            let ms = MonotonicTime.pollTimeout(until: until)
             if let fd = call?.cancelFD(), fd >= 0 {
                 var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 _ = poll(&entry, 1, ms)
@@ -202,8 +201,8 @@ public final class SubprocessExecutor: Executor {
         }
         let name = self.name
         let sink = self.sink
-        let timing = ExecutorProcess.Timing(stopGraceNs: options.stopGrace.milliseconds * 1_000_000,
-                                            cancelGraceNs: options.cancelGrace.milliseconds * 1_000_000)
+        let timing = ExecutorProcess.Timing(stopGraceNs: options.stopGrace.nanoseconds,
+                                            cancelGraceNs: options.cancelGrace.nanoseconds)
         let process: ExecutorProcess
         do {
             process = try ExecutorProcess(
@@ -215,8 +214,8 @@ public final class SubprocessExecutor: Executor {
             return .failure(error)
         }
         let timeout = options.startTimeout
-        let deadline = Monitor.monotonicNow() + timeout.milliseconds * 1_000_000
-        let timeoutMessage = "executor \(name) did not complete its handshake within \(formatNs(timeout.milliseconds * 1_000_000)) "
+        let deadline = MonotonicTime.deadline(after: timeout)
+        let timeoutMessage = "executor \(name) did not complete its handshake within \(formatNs(timeout.nanoseconds)) "
             + "(command: \(commandLine)); a subprocess executor must first write a handshake line to stdout"
         if let failure = process.waitUntilReady(deadline: deadline, call: call, timeoutMessage: timeoutMessage) {
             return .failure(SubprocessError(failure))

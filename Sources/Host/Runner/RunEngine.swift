@@ -121,7 +121,7 @@ final class RunEngine: @unchecked Sendable {
                 records[index].status = .waiting
                 ready.push(index)
             } else if let timeout = plan.phases[index].spec.waitFor?.timeout {
-                schedule(.waitForTimeout(index), at: startedMonotonic + timeout.milliseconds * 1_000_000)
+                schedule(.waitForTimeout(index), at: MonotonicTime.deadline(after: timeout, from: startedMonotonic))
             }
         }
         checkDone()
@@ -138,19 +138,8 @@ final class RunEngine: @unchecked Sendable {
         records[index].status = .running
         records[index].attempts.append(AttemptRecord(attempt: attempt, status: .running, startedAt: now, message: ""))
         running += 1
-        var inputs = JSONObject()
-        for dependency in plan.graph.dependencies[index] {
-            let id = records[dependency].id
-            let outputs = included[dependency] ? records[dependency].outputs : (options.previousOutputs[id] ?? JSONObject())
-            inputs.appendUnchecked(id, .object(outputs))
-        }
         let timeout = phase.spec.executionTimeout
-        var request = ExecuteRequest(
-            runId: options.runId, phaseId: phase.id, executor: binding.name, description: phase.spec.description ?? "",
-            labels: phase.spec.labels, attempt: attempt, maxAttempts: maxAttempts(index),
-            payload: phase.spec.run ?? .object(JSONObject()), dryRun: false,
-            timeoutMs: timeout.map { Int($0.milliseconds) }, inputs: inputs, secrets: binding.secrets)
-        request.owner = options.owner
+        let request = makeRequest(index, attempt: attempt, binding: binding)
         let output = AttemptOutput(tail: OutputTail(limit: options.outputTailBytes, masker: options.masker),
                                    previous: records[index].output, sinks: sinks, runId: options.runId,
                                    phaseId: phase.id, attempt: attempt)
@@ -164,7 +153,7 @@ final class RunEngine: @unchecked Sendable {
         let call = CallContext(output: outputHandler, log: logHandler)
         calls[index] = call
         if let timeout {
-            schedule(.attemptTimeout(index, attempt: attempt), at: Monitor.monotonicNow() + timeout.milliseconds * 1_000_000)
+            schedule(.attemptTimeout(index, attempt: attempt), at: MonotonicTime.deadline(after: timeout))
         }
         if stopping { call.cancel(reason: "run stopping") }
         emit(RunEvent(time: now, runId: options.runId, phaseId: phase.id, attempt: attempt, kind: .attemptStarted,
@@ -183,26 +172,13 @@ final class RunEngine: @unchecked Sendable {
         calls[index] = nil
         if let text = result.output { job.output.appendText(text) }
         records[index].output = job.output.finish()
-        // The executor may enforce the limit itself and return before the host's timer fires:
-        // a failure that ends at or past the limit is a timeout either way.
-        let limit = plan.phases[index].spec.executionTimeout
-        let elapsedMs = now.milliseconds(since: records[index].attempts[job.attempt - 1].startedAt)
-        let pastLimit = limit.map { result.status != .succeeded && elapsedMs >= $0.milliseconds } ?? false
-        let wasTimedOut = timedOut.remove(index) != nil || pastLimit
-        let cancelledByRun = job.call.isCancelled && !wasTimedOut
-        var status: PhaseStatus
-        switch result.status {
-        case .succeeded: status = .succeeded
-        case .failed, .invalid: status = .failed
-        case .cancelled: status = .cancelled
-        }
-        if wasTimedOut && status != .succeeded { status = .timedOut }
-        if cancelledByRun && status != .succeeded { status = .cancelled }
-        var message = options.masker.mask(result.message)
-        if status == .timedOut { message = job.call.reason ?? "timed out after \(limit ?? PlanDuration(milliseconds: elapsedMs)) (x-timeout)" }
-        if status == .cancelled, let reason = job.call.reason {
-            message = message.isEmpty || message == "cancelled" || message == reason ? reason : "\(reason); \(message)"
-        }
+        let outcome = AttemptOutcome(
+            result: result, limit: plan.phases[index].spec.executionTimeout,
+            elapsedMs: now.milliseconds(since: records[index].attempts[job.attempt - 1].startedAt),
+            hostTimedOut: timedOut.remove(index) != nil, callCancelled: job.call.isCancelled,
+            cancelReason: job.call.reason, masker: options.masker)
+        let status = outcome.status
+        var message = outcome.message
         var attempt = records[index].attempts[job.attempt - 1]
         attempt.status = status
         attempt.endedAt = now
@@ -228,7 +204,7 @@ final class RunEngine: @unchecked Sendable {
             emit(RunEvent(runId: options.runId, phaseId: records[index].id, attempt: job.attempt, kind: .retryScheduled,
                           level: .warning, message: "attempt \(job.attempt) \(status.rawValue); retrying in \(delay)",
                           details: ["delayMs": .int(delay.milliseconds), "nextAttempt": .int(Int64(job.attempt + 1))]))
-            schedule(.retry(index), at: Monitor.monotonicNow() + delay.milliseconds * 1_000_000)
+            schedule(.retry(index), at: MonotonicTime.deadline(after: delay))
         } else {
             if result.status == .invalid { message = "invalid request: \(message)" }
             finalize(index, status, message)

@@ -1,3 +1,4 @@
+import PlanterCore
 import ProcessSupport
 
 #if canImport(Glibc)
@@ -37,7 +38,7 @@ public enum Leftovers {
     /// leave (the phase and attempt of its tag), and waits until they have exited. Scans
     /// again after each round of kills, since a process may fork while it is being killed;
     /// stops when a scan finds nothing left to kill.
-    public static func kill(owner: String, runId: String, waitMs: Int32 = 10_000,
+    public static func kill(owner: String, runId: String, wait: PlanDuration = PlanDuration(milliseconds: 10_000),
                             spare: (_ phaseId: String, _ attempt: String) -> Bool = { _, _ in false })
         -> Result<[LeftoverProcess], ScanError>
     {
@@ -45,7 +46,7 @@ public enum Leftovers {
         let capacity = 1024
         let found = UnsafeMutablePointer<ps_tagged_process>.allocate(capacity: capacity)
         defer { found.deallocate() }
-        let deadline = ps_monotonic_ns() + Int64(waitMs) * 1_000_000
+        let deadline = MonotonicTime.deadline(after: wait, from: ps_monotonic_ns())
         for _ in 0..<32 {
             let count = Int(ps_find_tagged(owner, runId, found, Int32(capacity)))
             if count < 0 {
@@ -79,7 +80,7 @@ public enum Leftovers {
             // Gone before the next scan, so a scan never finds one it already killed (a
             // zombie shows no environment, so it does not count).
             for (var process, pidfd) in round {
-                let left = Int32(clamping: max(0, (deadline - ps_monotonic_ns()) / 1_000_000))
+                let left = MonotonicTime.pollTimeout(until: deadline, now: ps_monotonic_ns())
                 process.survived = ps_wait_pidfd(pidfd, left) != 1
                 close(pidfd)
                 killed.append(process)
