@@ -9,6 +9,7 @@ import PackageDescription
 //   Sources/CFFI             libffi, for the native executor
 //   Sources/Host             the engine: manifest, validation, graph, runner, executors, state, service
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
+//   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/planter          the command-line tool
 //   Plugins/*                executor plugins, each a dynamic library that exports only the ABI entry
@@ -93,18 +94,19 @@ let package = Package(
             path: "Sources/Server",
             resources: [.copy("openapi.yaml")]
         ),
+        .target(name: "ExecutorContract", dependencies: ["PlanterHost", "PlanterJSON"], path: "Sources/ExecutorContract"),
         .executableTarget(
             name: "planter",
             dependencies: [
-                "PlanterHost", "PlanterServer",
+                "PlanterHost", "PlanterServer", "ExecutorContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/planter"
         ),
         .executableTarget(name: "planter-executor-host", dependencies: ["PlanterHost", "PlanterJSON"],
                           path: "Sources/ExecutorHost"),
-        // Shared by the plugin test targets: finding a built plugin, collecting a call's output.
-        .target(name: "PlanterTestSupport", dependencies: ["PlanterHost"], path: "Tests/Support"),
+        // Shared by the plugin test targets: finding a built plugin, collecting a call's output, a test HTTP server, a runc rootfs.
+        .target(name: "PlanterTestSupport", dependencies: ["PlanterHost", "PlanterJSON"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
         tests("PlanterHostTests", ["PlanterHost", "PlanterJSON"]),
         tests("ExecutorAPITests", ["PlanterHost", "PlanterJSON"]),
@@ -125,5 +127,7 @@ let package = Package(
         tests("ContainerExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("HTTPExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
         tests("NativeExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
+        // The contract checks over every built-in plugin, in process and isolated.
+        tests("ExecutorContractTests", ["ExecutorContract", "PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
     ] + plugins.map(\.target)
 )
