@@ -15,6 +15,7 @@ import PackageDescription
 //                            phase to the executor instance that serves it (created on first use)
 //   Sources/Host             the engine: manifest → validation → graph → runner → service → store
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
+//   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/planter          the command-line tool
 //   Plugins/*                executor plugins, each a dynamic library that exports only the ABI entry
@@ -109,18 +110,19 @@ let package = Package(
             path: "Sources/Server",
             resources: [.copy("openapi.yaml")]
         ),
+        .target(name: "ExecutorContract", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"], path: "Sources/ExecutorContract"),
         .executableTarget(
             name: "planter",
             dependencies: [
-                "PlanterHost", "PlanterServer",
+                "PlanterHost", "PlanterServer", "ExecutorContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/planter"
         ),
         .executableTarget(name: "planter-executor-host", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"],
                           path: "Sources/ExecutorHost"),
-        // Shared by the plugin test targets: finding a built plugin, collecting a call's output.
-        .target(name: "PlanterTestSupport", dependencies: ["ExecutorRuntime", "PlanterCore"], path: "Tests/Support"),
+        // Shared by the plugin test targets: finding a built plugin, collecting a call's output, a test HTTP server, a runc rootfs.
+        .target(name: "PlanterTestSupport", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
         tests("PlanterHostTests", ["PlanterHost", "PlanterDeployment", "PlanterDocument", "ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
         tests("ExecutorAPITests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
@@ -141,5 +143,7 @@ let package = Package(
         tests("ContainerExecutorTests", ["ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
         tests("HTTPExecutorTests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON", "PlanterTestSupport"]),
         tests("NativeExecutorTests", ["ExecutorRuntime", "PlanterDocument", "PlanterJSON", "PlanterTestSupport"]),
+        // The contract checks over every built-in plugin, in process and isolated.
+        tests("ExecutorContractTests", ["ExecutorContract", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
     ] + plugins.map(\.target)
 )

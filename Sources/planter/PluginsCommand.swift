@@ -7,7 +7,8 @@ import PlanterJSON
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
-        abstract: "List the executor plugins found, the ones that failed to load, and which executor serves which label."
+        abstract: "List the executor plugins found, the ones that failed to load, and which executor serves which label.",
+        subcommands: [PluginsCheckCommand.self]
     )
 
     @OptionGroup var deployment: DeploymentOptions

@@ -223,73 +223,16 @@ extension JSON {
     init(_ value: JSON) { self = value }
 }
 
-/// A runc environment for the tests: the rootfs, a private state root and work folder.
-struct ContainerEnvironment: Sendable {
-    var rootfs: String
-    var stateRoot: String
-    var workDir: String
-}
-
 enum Fixture {
-    struct Missing: Error, CustomStringConvertible { var description: String }
 
     static func plugin() throws -> Plugin { try BuiltPlugin.load("container") }
-
-    /// Built once per test process: a rootfs of busybox-static plus symlinks, and a check
-    /// that runc can start a container here. Either gives the environment or the reason.
-    static let environment: Result<ContainerEnvironment, Missing> = {
-        guard findExecutable("runc") != nil else {
-            return .failure(Missing(description: "runc is not installed (Debian: apt-get install -y runc busybox-static)"))
-        }
-        let busybox = (["/bin/busybox", "/usr/bin/busybox"] as [String]).first { access($0, X_OK) == 0 }
-        guard let busybox else {
-            return .failure(Missing(description: "busybox is not installed (Debian: apt-get install -y busybox-static)"))
-        }
-        var template = Array("/tmp/planter-container-test-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { return .failure(Missing(description: "mkdtemp failed")) }
-        let base = String(cString: made)
-        testRoot.withLock { $0 = base }
-        atexit { Fixture.cleanUp() }
-        let rootfs = base + "/rootfs"
-        for dir in [rootfs, rootfs + "/bin", rootfs + "/proc", rootfs + "/dev", rootfs + "/sys", rootfs + "/tmp",
-                    rootfs + "/etc", rootfs + "/data", rootfs + "/m", rootfs + "/planter", base + "/state", base + "/work"] as [String] {
-            mkdir(dir, 0o755)
-        }
-        guard copyFile(busybox, to: rootfs + "/bin/busybox") else {
-            return .failure(Missing(description: "cannot copy \(busybox) into the rootfs"))
-        }
-        for applet in ["sh", "echo", "cat", "sleep", "ls", "pwd", "touch", "hostname", "wc", "kill", "printf", "ip", "true"] {
-            symlink("busybox", rootfs + "/bin/" + applet)
-        }
-        let env = ContainerEnvironment(rootfs: rootfs, stateRoot: base + "/state", workDir: base + "/work")
-        // Can runc start a container on this machine at all? If not, say exactly why.
-        do {
-            let executor = try executor(env)
-            let collector = Collector()
-            let result = executor.execute(request(["script": "echo ok"]), call: CallContext(output: { collector.append($0, $1) }))
-            let run = collector.run(result)
-            guard run.result.status == .succeeded, run.stdout == "ok\n" else {
-                return .failure(Missing(description: "runc cannot start containers on this machine: \(run.result.message); "
-                    + "runc's stderr: \(run.stderr)"))
-            }
-        } catch {
-            return .failure(Missing(description: "cannot load the container plugin: \(error)"))
-        }
-        return .success(env)
-    }()
 
     /// The environment, or an Issue recorded with the exact reason and a thrown error.
     /// Each test gets its own runc state root and work folder, so `runc list` and the
     /// leftover checks see only its own containers while tests run in parallel.
     static func ready() throws -> ContainerEnvironment {
-        switch environment {
-        case .success(var env):
-            for keyPath in [\ContainerEnvironment.stateRoot, \ContainerEnvironment.workDir] {
-                var template = Array((env[keyPath: keyPath] + "/t-XXXXXX").utf8CString)
-                guard let made = mkdtemp(&template) else { throw Missing(description: "mkdtemp failed") }
-                env[keyPath: keyPath] = String(cString: made)
-            }
-            return env
+        switch ContainerEnvironment.fresh() {
+        case .success(let env): return env
         case .failure(let missing):
             Issue.record(Comment(rawValue: missing.description))
             throw missing
@@ -297,12 +240,7 @@ enum Fixture {
     }
 
     static func executor(_ env: ContainerEnvironment, config: JSON = [:]) throws -> PluginExecutor {
-        var object = config.objectValue ?? JSONObject()
-        object["runtime"] = object["runtime"] ?? "runc"
-        object["rootfs"] = object["rootfs"] ?? .string(env.rootfs)
-        object["stateRoot"] = .string(env.stateRoot)
-        object["workDir"] = .string(env.workDir)
-        return try plugin().makeExecutor(name: "container", config: .object(object))
+        try plugin().makeExecutor(name: "container", config: env.config(config))
     }
 
     static func request(_ payload: JSON, timeoutMs: Int? = nil, inputs: JSONObject = JSONObject(),
@@ -357,32 +295,6 @@ enum Fixture {
         }
         return false
     }
-
-    static let testRoot = Mutex<String?>(nil)
-
-    static func cleanUp() {
-        guard let root = testRoot.withLock({ $0 }) else { return }
-        removeTree(root)
-    }
-}
-
-func findExecutable(_ name: String) -> String? {
-    let path = (getenv("PATH").map { String(cString: $0) } ?? "") + ":/usr/sbin:/sbin"
-    for dir in path.split(separator: ":") where access("\(dir)/\(name)", X_OK) == 0 { return "\(dir)/\(name)" }
-    return nil
-}
-
-func copyFile(_ source: String, to destination: String) -> Bool {
-    guard let input = fopen(source, "rb"), let output = fopen(destination, "wb") else { return false }
-    defer { fclose(input) }
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, input)
-        if n <= 0 { break }
-        fwrite(buffer, 1, n, output)
-    }
-    fclose(output)
-    return chmod(destination, 0o755) == 0
 }
 
 /// Runs a command and returns its stdout (tests only; blocking).

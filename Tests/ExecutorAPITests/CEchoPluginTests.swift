@@ -124,16 +124,6 @@ func parse(_ text: String) throws -> JSON { try JSONParser.parse(text) }
         #expect(throws: Never.self) { try plugin.makeExecutor(name: "fine", config: ["fail": false]) }
     }
 
-    @Test func alreadyCancelledCallReportsCancelled() async throws {
-        let scratch = try ScratchDirectory("c-echo")
-        defer { scratch.remove() }
-        let executor = try PluginLoader.load(path: try await CPlugins.buildCEcho(into: scratch).path)
-            .makeExecutor(name: "echo")
-        let call = CallContext()
-        call.cancel(reason: "test")
-        #expect(executor.execute(request(description: "never"), call: call).status == .cancelled)
-    }
-
     /// It declares PLANTER_CAP_CONCURRENT_EXECUTE, so the host calls one instance from many threads.
     @Test func concurrentExecuteOnOneInstance() async throws {
         let scratch = try ScratchDirectory("c-echo")

@@ -65,6 +65,13 @@ public final class PluginExecutor: Executor {
         }
     }
 
+    /// Runs one attempt from request JSON text as it is (the contract kit sends broken ones).
+    public func execute(requestJSON: [UInt8], call: CallContext) -> ExecuteResult {
+        execute(terminated: requestJSON, call: call) { bytes in
+            ExecuteResult.decode(bytes, executor: instanceName)
+        }
+    }
+
     /// Runs one attempt from request JSON text as it is, and gives back the plugin's result JSON
     /// as it is: planter-executor-host passes both through the subprocess protocol unchanged,
     /// unknown keys included. A result that cannot travel as one protocol line (not a JSON object,
