@@ -121,7 +121,7 @@ import Testing
         }
         let queued = try await service.submit(manifest([("x", [])]), options: SubmitOptions(queue: true))
         #expect(queued["queued"] == true)
-        _ = try await service.cancel(runId: runId)
+        _ = try await service.cancel(runOrQueuedPlan: runId)
         let cancelled = await service.waitForRun(runId)
         #expect(cancelled?.status == .cancelled)
         let ranQueued = await eventually { calls.ids.withLock { $0.contains("x") } }

@@ -25,7 +25,7 @@ extension PlanterService {
     }
 
     func dryRunAnswer(_ plan: Plan, diff: PlanDiff, force: Bool) -> JSON {
-        let selection = self.selection(for: plan, force: force)
+        let selection = self.selection(for: plan, diff: diff, force: force)
         var object = JSONObject()
         object.appendUnchecked("dryRun", true)
         object.appendUnchecked("valid", true)
@@ -82,7 +82,7 @@ extension PlanterService {
         var object = JSONObject()
         object.appendUnchecked("id", .string(id))
         object.appendUnchecked("spec", phase.canonicalJSON["spec"] ?? .null)
-        let status = stateAnswer()["phaseStatus"]?[id] ?? .null
+        let status = livePhaseStates()[id]?.json ?? ["status": "pending"]
         object.appendUnchecked("status", status["status"] ?? "pending")
         object.appendUnchecked("state", status)
         object.appendUnchecked("labels", status["labels"] ?? record?.labels.json ?? .object(JSONObject()))

@@ -18,10 +18,10 @@ struct ServiceShutdown: Service {
         }
         let active = await service.activeRunId
         logger.notice("shutting down: no new plans", metadata: active.map { ["waitingForRun": "\($0)"] } ?? [:])
-        await service.shutdown()
+        let saveError = await service.shutdown()
         let stateFile = await service.stateFile
-        if let problem = stateFile.checkWritable() {
-            logger.error("the state could not be saved", metadata: ["path": "\(stateFile.path)", "reason": "\(problem)"])
+        if let saveError {
+            logger.error("the state could not be saved", metadata: ["path": "\(stateFile.path)", "reason": "\(saveError)"])
         } else {
             logger.notice("state saved", metadata: ["path": "\(stateFile.path)"])
         }

@@ -32,7 +32,7 @@ enum InspectionRoutes {
         }
 
         table.add(.post, "/runs/:id/cancel") { _, context in
-            Reply.json(try await service.cancel(runId: context.parameter), status: .accepted)
+            Reply.json(try await service.cancel(runOrQueuedPlan: context.parameter), status: .accepted)
         }
     }
 }
