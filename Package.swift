@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "PlanterServer",
             dependencies: [
-                "PlanterHost", "PlanterJSON",
+                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "planter",
             dependencies: [
-                "PlanterHost", "PlanterServer", "ExecutorContract",
+                "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime", "PlanterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/planter"

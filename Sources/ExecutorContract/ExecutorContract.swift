@@ -2,7 +2,7 @@
 // suite over the built-in plugins (Tests/ExecutorContractTests) and `planter plugins check PATH`
 // for plugin authors. It drives an executor only through the host's real paths: the dlopen loader
 // and PluginExecutor, or SubprocessExecutor (a `command:` program, or planter-executor-host for
-// `isolation: process`).
+// `isolation: process`). May import: ExecutorRuntime, PlanterCore, PlanterJSON — not the engine.
 //
 // Imports: PlanterJSON, and from PlanterHost only the executor layer (Executor, ExecuteRequest,
 // ExecuteResult, CallContext, PluginLoader/Plugin/PluginExecutor, SubprocessExecutor,
