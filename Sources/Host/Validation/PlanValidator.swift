@@ -3,18 +3,6 @@ import PlanterDeployment
 import PlanterDocument
 import PlanterJSON
 
-/// A manifest that passed every check, with the executor chosen for each phase.
-/// Only a Plan can be run: invalid manifests never start any phase.
-public struct Plan: Sendable {
-    public let manifest: Manifest
-    public let graph: PhaseGraph
-    /// The executor instance serving each phase, by phase index.
-    public let bindings: [ExecutorBinding]
-    public let warnings: [Problem]
-
-    public var phases: [Phase] { manifest.phases }
-}
-
 /// The checks every entry point runs: document shape, fields, graph, and dispatch.
 public enum PlanValidator {
     /// `strict`: every warning is an error (values the protocol leaves open, unknown fields):
