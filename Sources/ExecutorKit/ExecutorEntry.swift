@@ -130,7 +130,11 @@ private func pluginExecute(
     } catch {
         return ExecutorEntry.cString(.invalid(error.message))
     }
-    return ExecutorEntry.cString(plugin.execute(request, call: PluginCall(call)))
+    let pluginCall = PluginCall(call)
+    // A call cancelled before it starts (the run stopped while it waited for a slot) must not
+    // run at all: every Swift plugin gets this for free instead of each checking first.
+    if pluginCall.isCancelled { return ExecutorEntry.cString(.cancelled("cancelled before it started")) }
+    return ExecutorEntry.cString(plugin.execute(request, call: pluginCall))
 }
 
 private func pluginDestroy(_ instance: UnsafeMutableRawPointer?) {

@@ -45,19 +45,18 @@ struct Subject: Sendable, CustomTestStringConvertible {
         Subject(name: "container", prepare: Profiles.container),
         Subject(name: "http", prepare: Profiles.http),
         Subject(name: "native", skipped: ["cancel-during", "time-limit", "outputs-bound"]) { try plugin("native", Profiles.native) },
-        // Findings: c-echo and swift-hello ignore dryRun (they stream their text anyway); c-echo answers a
-        // truncated request JSON as if it were whole; swift-hello runs a call that was cancelled before it started.
+        // Findings: c-echo ignores dryRun (it streams its text anyway) and answers a truncated request
+        // JSON as if it were whole.
         Subject(name: "c-echo", skipped: ["bad-payload", "cancel-during", "time-limit", "outputs-bound"],
                 knownFailures: ["bad-request", "dry-run"]) {
             try plugin("c-echo", Profiles.cEcho)
         },
         Subject(name: "swift-hello", skipped: ["bad-config", "cancel-during", "time-limit", "outputs-bound"],
-                knownFailures: ["cancel-before", "dry-run"]) { try plugin("swift-hello", Profiles.swiftHello) },
+                knownFailures: []) { try plugin("swift-hello", Profiles.swiftHello) },
         // Subprocess executors: the shell plugin as isolation: process runs it, and a command: program.
         Subject(name: "shell (isolation: process)", skipped: ["bad-request"]) { try isolated("shell", Profiles.shell) },
         // The example Python executor ignores dryRun and accepts any payload (finding).
-        Subject(name: "echo_executor.py (command)", skipped: ["bad-request", "bad-payload", "outputs-bound"],
-                knownFailures: ["dry-run"]) {
+        Subject(name: "echo_executor.py (command)", skipped: ["bad-request", "bad-payload", "outputs-bound"]) {
             Prepared(target: .command(["python3", SourceTree.path("examples/executors/echo_executor.py")]), profile: Profiles.echo)
         },
     ]

@@ -22,6 +22,10 @@ def send(message):
 
 def execute(rid, request):
     payload = request.get("payload") or {}
+    if request.get("dryRun"):  # check the request, do nothing
+        cancels.pop(rid, None)
+        send({"type": "result", "id": rid, "result": {"status": "succeeded", "message": "dry run: would echo"}})
+        return
     if "message" in payload:
         send({"type": "output", "id": rid, "stream": "stdout", "data": f"{payload['message']}\n"})
     send({"type": "log", "id": rid, "level": "info", "message": f"attempt {request.get('attempt')}"})

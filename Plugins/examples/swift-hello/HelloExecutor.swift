@@ -17,6 +17,8 @@ struct HelloExecutor: ExecutorPlugin {
     func execute(_ request: PluginRequest, call: PluginCall) -> PluginResult {
         guard let name = request.payload["name"]?.stringValue else { return .invalid("payload.name must be a string") }
         let text = "\(greeting), \(name)!"
+        // A dry run checks the request and does nothing: no output, no outputs.
+        if request.dryRun { return .succeeded("dry run: would say \"\(text)\"") }
         call.output(.stdout, text + "\n")
         return .succeeded(text, outputs: ["greeting": .string(text)])
     }
