@@ -22,6 +22,14 @@ public enum MonotonicTime {
     }
 }
 
+extension Duration {
+    /// Whole milliseconds (saturating), for JSON fields such as `durationMs`.
+    public var wholeMilliseconds: Int64 {
+        let (seconds, overflow) = components.seconds.multipliedReportingOverflow(by: 1000)
+        return overflow ? (components.seconds < 0 ? .min : .max) : seconds + components.attoseconds / 1_000_000_000_000_000
+    }
+}
+
 extension PlanDuration {
     /// The duration in nanoseconds (saturating: any duration read from input fits many times over).
     public var nanoseconds: Int64 {

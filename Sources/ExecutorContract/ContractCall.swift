@@ -1,4 +1,5 @@
 import ExecutorRuntime
+import PlanterCore
 import Foundation
 import PlanterJSON
 import Synchronization
@@ -106,8 +107,8 @@ extension ContractProfile.Case {
 extension Duration {
     /// "1.25 s", "300 ms": for messages.
     var shortText: String {
-        let ms = Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
-        return ms < 1000 ? "\(Int(ms.rounded())) ms" : String(format: "%.2f s", ms / 1000)
+        let ms = wholeMilliseconds
+        return ms < 1000 ? "\(ms) ms" : String(format: "%.2f s", Double(ms) / 1000)
     }
 }
 

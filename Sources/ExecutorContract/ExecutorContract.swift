@@ -9,6 +9,7 @@
 // SubprocessProtocol): no manifest, service or server types, so it can move onto the executor
 // runtime module alone.
 import ExecutorRuntime
+import PlanterCore
 import PlanterJSON
 
 /// Runs the contract checks against one executor.
@@ -91,8 +92,7 @@ public struct ContractReport: Sendable {
         object.appendUnchecked("checks", .array(results.map { result in
             ["name": .string(result.name), "outcome": .string(result.outcome.word.lowercased()),
              "detail": .string(result.outcome.detail),
-             "durationMs": .int(Int64(result.duration.components.seconds * 1000
-                + result.duration.components.attoseconds / 1_000_000_000_000_000))]
+             "durationMs": .int(result.duration.wholeMilliseconds)]
         }))
         return .object(object)
     }
