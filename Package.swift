@@ -5,7 +5,8 @@ import PackageDescription
 //   Sources/ExecutorAPI      the executor C ABI (one header) that plugins implement
 //   Sources/PlanterJSON      a small, fast JSON value type, parser and writer shared by host and plugins
 //   Sources/ProcessSupport   C helpers to spawn process groups, watch them with pidfds and kill them
-//   Sources/ExecutorKit      the Swift SDK for writing a plugin on top of the C ABI
+//   Sources/ExecutorKit      the Swift SDK for writing a plugin on top of the C ABI, and the child-process
+//                            watcher the process-running plugins share
 //   Sources/CFFI             libffi, for the native executor
 //   Sources/Host             the engine: manifest, validation, graph, runner, executors, state, service
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
@@ -106,6 +107,7 @@ let package = Package(
         // Shared by the plugin test targets: finding a built plugin, collecting a call's output.
         .target(name: "PlanterTestSupport", dependencies: ["PlanterHost"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
+        tests("ExecutorKitTests", ["ExecutorKit", "ProcessSupport", "PlanterTestSupport"]),
         tests("PlanterHostTests", ["PlanterHost", "PlanterJSON"]),
         tests("ExecutorAPITests", ["PlanterHost", "PlanterJSON"]),
         tests("ShellExecutorTests", ["PlanterHost", "PlanterJSON", "PlanterTestSupport"]),
