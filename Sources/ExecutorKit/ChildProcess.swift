@@ -69,14 +69,18 @@ public struct ChildProcess: Sendable {
     public mutating func killAndReap() -> ps_exit_status? {
         guard !reaped else { return nil }
         _ = ps_kill_group(pid, SIGKILL)
-        for fd in [stdinFD, stdoutFD, stderrFD, pidFD] where fd >= 0 { close(fd) }
-        stdinFD = -1
-        stdoutFD = -1
-        stderrFD = -1
-        pidFD = -1
+        Self.close(&stdinFD)
+        Self.close(&stdoutFD)
+        Self.close(&stderrFD)
+        Self.close(&pidFD)
         reaped = true
         var status = ps_exit_status()
         return ps_wait(pid, 0, &status) == 1 ? status : nil
+    }
+
+    private static func close(_ fd: inout Int32) {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
     }
 }
 

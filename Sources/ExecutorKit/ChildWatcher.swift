@@ -220,20 +220,24 @@ public struct ChildWatcher {
     private func drain<Client: ChildWatchClient>(
         _ child: inout ChildProcess, _ client: inout Client, _ buffer: UnsafeMutableRawBufferPointer
     ) {
-        for stream in [PluginStream.stdout, .stderr] {
-            let fd = stream == .stdout ? child.stdoutFD : child.stderrFD
-            guard fd >= 0 else { continue }
-            var reads = 0
-            while reads < drainReads {
-                let n = read(fd, buffer.baseAddress, buffer.count)
-                if n > 0 {
-                    client.output(stream, UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-                    reads += 1
-                } else if n < 0 && errno == EINTR {
-                    continue
-                } else {
-                    break
-                }
+        drain(child.stdoutFD, .stdout, &client, buffer)
+        drain(child.stderrFD, .stderr, &client, buffer)
+    }
+
+    private func drain<Client: ChildWatchClient>(
+        _ fd: Int32, _ stream: PluginStream, _ client: inout Client, _ buffer: UnsafeMutableRawBufferPointer
+    ) {
+        guard fd >= 0 else { return }
+        var reads = 0
+        while reads < drainReads {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                client.output(stream, UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                reads += 1
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
             }
         }
     }
