@@ -43,7 +43,7 @@ public struct ChildProcess: Sendable {
                     let error = extraFDs.isEmpty
                         ? ps_spawn(&options, &child)
                         : extraFDs.withUnsafeBufferPointer { fds in
-                            ps_spawn_with_fds(&options, fds.baseAddress, Int32(fds.count), &child)
+                            ps_spawn_with_fds(&options, fds.baseAddress, Int32(clamping: fds.count), &child)
                         }
                     return error == 0 ? .success(ChildProcess(child)) : .failure(SpawnError(code: error))
                 }

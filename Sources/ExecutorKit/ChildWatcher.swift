@@ -160,7 +160,7 @@ public struct ChildWatcher {
                 if ready < 0 && errno != EINTR {
                     // Cannot watch the child any more: end it rather than leave it behind.
                     if escalation != nil { escalation?.kill.abort(group: child.pid) } else { _ = ps_kill_group(child.pid, SIGKILL) }
-                    drain(&child, &client, buffer)
+                    drain(child, &client, buffer)
                     return .lost
                 }
                 if ready > 0 {
@@ -173,7 +173,7 @@ public struct ChildWatcher {
                 switch client.handle(fds, now: now) {
                 case .proceed: break
                 case .stop(let wantsDrain):
-                    if wantsDrain { drain(&child, &client, buffer) }
+                    if wantsDrain { drain(child, &client, buffer) }
                     return .stopped
                 case .terminate:
                     if ending == nil { ending = .requested }
@@ -195,7 +195,7 @@ public struct ChildWatcher {
                     // The leader is a zombie, so its pid (the pgid) cannot be reused yet: kill
                     // what it left running, which also releases pipes they hold.
                     _ = ps_kill_group(child.pid, SIGKILL)
-                    drain(&child, &client, buffer)
+                    drain(child, &client, buffer)
                     return .exited
                 }
             }
@@ -218,7 +218,7 @@ public struct ChildWatcher {
     /// Reads what is in the pipes now, up to `drainReads` reads each, without waiting for
     /// end-of-file: a process that escaped the group kill (setsid) may hold a pipe open.
     private func drain<Client: ChildWatchClient>(
-        _ child: inout ChildProcess, _ client: inout Client, _ buffer: UnsafeMutableRawBufferPointer
+        _ child: ChildProcess, _ client: inout Client, _ buffer: UnsafeMutableRawBufferPointer
     ) {
         drain(child.stdoutFD, .stdout, &client, buffer)
         drain(child.stderrFD, .stderr, &client, buffer)
