@@ -5,7 +5,8 @@ import PackageDescription
 //   Sources/ExecutorAPI      the executor C ABI (one header) that plugins implement
 //   Sources/PlanterJSON      a small, fast JSON value type, parser and writer shared by host and plugins
 //   Sources/ProcessSupport   C helpers to spawn process groups, watch them with pidfds and kill them
-//   Sources/ExecutorKit      the Swift SDK for writing a plugin on top of the C ABI
+//   Sources/ExecutorKit      the Swift SDK for writing a plugin on top of the C ABI, and the child-process
+//                            watcher the process-running plugins share
 //   Sources/CFFI             libffi, for the native executor
 //   Sources/Core             the shared vocabulary: problems, labels, durations, backoff, log levels, secrets masking
 //   Sources/Document         JSON and YAML documents with positions, and strict field reading (ObjectReader)
@@ -124,6 +125,7 @@ let package = Package(
         // Shared by the plugin test targets: finding a built plugin, collecting a call's output, a test HTTP server, a runc rootfs.
         .target(name: "PlanterTestSupport", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
+        tests("ExecutorKitTests", ["ExecutorKit", "ProcessSupport", "PlanterTestSupport"]),
         tests("PlanterHostTests", ["PlanterHost", "PlanterDeployment", "PlanterDocument", "ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
         tests("ExecutorAPITests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
         tests("ShellExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),

@@ -149,33 +149,14 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         let argv: [String]
         switch runtime.kind {
         case .runc:
-            var rootPath = job.rootfs ?? ""
-            var base: JSONObject?
-            if let bundle = job.bundle {
-                switch Files.read(bundle + "/config.json", limit: 4 << 20) {
-                case .success(let bytes):
-                    guard let parsed = try? JSONParser.parse(bytes), let object = parsed.objectValue else {
-                        return .failed("\(bundle)/config.json is not a JSON object")
-                    }
-                    base = object
-                    let root = object["root"]?["path"]?.stringValue ?? "rootfs"
-                    rootPath = root.hasPrefix("/") ? root : bundle + "/" + root
-                case .failure(let error):
-                    return .failed("cannot read the bundle's config.json: \(error)")
-                }
+            if let error = RuncBundle.write(job: job, env: environment, readOnlyDefault: defaults.readOnlyRootfs,
+                                            ioDir: ioDir, into: attemptDir) {
+                return .failed(error)
             }
-            // runc refuses a root that is reached through a symbolic link.
-            if let resolved = realpath(rootPath, nil) {
-                rootPath = String(cString: resolved)
-                free(resolved)
-            }
-            let readOnly = base?["root"]?["readonly"]?.boolValue ?? defaults.readOnlyRootfs
-            let config = ociConfig(job: job, env: environment, rootPath: rootPath, readOnlyRoot: readOnly, ioDir: ioDir,
-                                   hostname: "planter", base: base)
-            if let error = Files.write(config, to: attemptDir + "/config.json") { return .failed(error) }
             argv = runtime.runArgv(bundle: attemptDir, name: name)
         case .docker, .podman:
-            argv = runtime.cliRunArgv(job: job, env: environment, image: job.image!, ioDir: ioDir, name: name)
+            guard let image = job.image else { return .invalid("payload needs image (or set config.image)") }
+            argv = runtime.cliRunArgv(job: job, env: environment, image: image, ioDir: ioDir, name: name)
         }
 
         let runner = ContainerRun(runtime: runtime, name: name, call: call, timeoutMs: request.timeoutMs)
@@ -186,13 +167,14 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         }
         // `run` deletes a container that ended by itself; one we killed (or whose runtime
         // died) may still be registered.
-        if outcome.ending != .none || outcome.status?.signal != 0 || outcome.status == nil {
+        if outcome.ending != nil || outcome.status?.signal != 0 || outcome.status == nil {
             _ = runQuick(runtime.deleteArgv(name: name))
         }
-        var result = Self.result(outcome, timeoutMs: request.timeoutMs, runtime: runtime.kind)
+        var result = ContainerResult.make(outcome, timeoutMs: request.timeoutMs, runtime: runtime.kind)
         if result.status == .succeeded {
-            switch Self.readOutputs(ioDir + "/outputs.json", limit: maxOutputsBytes) {
-            case .success(let outputs): result.outputs = outputs
+            // No links: the container wrote the file, and its link would point into the host.
+            switch OutputsFile.read(ioDir + "/outputs.json", limit: maxOutputsBytes, followLinks: false) {
+            case .success(let outputs): result.outputs = outputs ?? JSONObject()
             case .failure(let error): result = PluginResult(status: .failed, exitCode: result.exitCode, message: error.message)
             }
         }
@@ -218,82 +200,5 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         var kept: [String] = []
         for entry in entries.reversed() where seen.insert(entry.prefix { $0 != "=" }).inserted { kept.append(entry) }
         return kept.reversed()
-    }
-
-    static func result(_ outcome: ContainerRun.Outcome, timeoutMs: Int?, runtime: Runtime.Kind) -> PluginResult {
-        var exitCode: Int?
-        var summary = "exit status unknown"
-        if let status = outcome.status {
-            if status.signal != 0 {
-                exitCode = 128 + Int(status.signal)
-                summary = "\(runtime.rawValue) killed by signal " + SystemText.signal(status.signal)
-            } else {
-                let code = Int(status.exit_code)
-                exitCode = code
-                // The runtime reports a container process killed by signal S as 128 + S.
-                summary = code > 128 && code < 128 + 65 ? "killed by signal " + SystemText.signal(Int32(code - 128)) : "exit \(code)"
-            }
-        }
-        switch outcome.ending {
-        case .cancelled:
-            return .cancelled("cancelled (container killed, \(summary))", exitCode: exitCode)
-        case .timedOut:
-            return .failed("timed out after \(SystemText.milliseconds(timeoutMs ?? 0)) (container killed, \(summary))", exitCode: exitCode)
-        case .none:
-            if exitCode == 0 { return .succeeded("exit 0", exitCode: 0) }
-            // A runtime that could not start the container says why on stderr.
-            if let reason = runtimeError(outcome.stderrTail) {
-                return .failed("\(runtime.rawValue) could not run the container: \(reason)", exitCode: exitCode)
-            }
-            return .failed(summary, exitCode: exitCode)
-        }
-    }
-
-    /// runc logs failures as `time="…" level=error msg="…"`; docker as `docker: Error …`.
-    static func runtimeError(_ stderr: String) -> String? {
-        for line in stderr.split(separator: "\n").reversed() {
-            if line.contains("level=error"), let start = line.firstRange(of: "msg=\"") {
-                var message = line[start.upperBound...]
-                if message.hasSuffix("\"") { message = message.dropLast() }
-                return message.replacingOccurrences(of: "\\\"", with: "\"")
-            }
-            if line.hasPrefix("docker: ") || line.hasPrefix("Error: ") { return String(line) }
-        }
-        return nil
-    }
-
-    static func readOutputs(_ path: String, limit: Int) -> Result<JSONObject, PluginError> {
-        switch Files.read(path, limit: limit) {
-        case .failure(.missing): return .success(JSONObject())
-        case .failure(.tooLarge(let size)):
-            return .failure(PluginError("outputs too large: the PLANTER_OUTPUTS file has \(size) bytes, over the limit "
-                + "of \(limit) bytes (executor config maxOutputsBytes)"))
-        case .failure(.failed(let message)): return .failure(PluginError(message))
-        case .success(let bytes):
-            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .success(JSONObject()) }
-            let json: JSON
-            do {
-                json = try JSONParser.parse(bytes)
-            } catch {
-                return .failure(PluginError("the outputs file (PLANTER_OUTPUTS) is not valid JSON: \(error)"))
-            }
-            guard let object = json.objectValue else {
-                return .failure(PluginError("the outputs file (PLANTER_OUTPUTS) must hold a JSON object, got \(json.typeName)"))
-            }
-            return .success(object)
-        }
-    }
-}
-
-extension Substring {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        var result = ""
-        var rest = self[...]
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound]
-            result += replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }

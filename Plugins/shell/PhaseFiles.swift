@@ -195,7 +195,7 @@ struct InputsSlot: Sendable {
 /// The two files of one attempt; `PhaseFolder.release` ends their use.
 struct PhaseFiles {
     static let inputsVariable = "PLANTER_INPUTS"
-    static let outputsVariable = "PLANTER_OUTPUTS"
+    static let outputsVariable = OutputsFile.variable
     static let variables = [inputsVariable, outputsVariable]
 
     let inputsPath: String
@@ -219,58 +219,6 @@ struct PhaseFiles {
         }
         return nil
     }
-
-    /// The outputs the process wrote: nil when it wrote no file, `{}` for an empty one (or only
-    /// whitespace); an error when the file is larger than `limit` bytes, is not JSON (with line
-    /// and column) or is not an object.
-    func readOutputs(limit: Int) -> Result<JSONObject?, OutputsError> {
-        let fd = open(outputsPath, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            return errno == ENOENT ? .success(nil) : .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(SystemText.error(errno))"))
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(SystemText.error(errno))")) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return .failure(OutputsError("PLANTER_OUTPUTS is not a regular file")) }
-        if Int(info.st_size) > limit { return .failure(OutputsError(tooLarge(Int(info.st_size), limit, exact: true))) }
-        // Read at most limit + 1 bytes: the file may still be growing (a leftover background job).
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size) + 1)
-        var count = 0
-        while true {
-            if count == bytes.count {
-                if count > limit { break }
-                bytes.append(contentsOf: repeatElement(0, count: min(limit + 1, max(4096, 2 * count)) - count))
-            }
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, $0.count - count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return .failure(OutputsError("cannot read PLANTER_OUTPUTS: \(SystemText.error(errno))")) }
-            if n == 0 { break }
-            count += n
-        }
-        if count > limit { return .failure(OutputsError(tooLarge(count, limit, exact: false))) }
-        bytes.removeSubrange(count...)
-        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return .success(JSONObject()) }
-        let json: JSON
-        do {
-            json = try JSONParser.parse(bytes)
-        } catch {
-            return .failure(OutputsError("the outputs file (PLANTER_OUTPUTS) is not valid JSON: \(error)"))
-        }
-        guard let object = json.objectValue else {
-            return .failure(OutputsError("the outputs file (PLANTER_OUTPUTS) must hold a JSON object, got \(json.typeName)"))
-        }
-        return .success(object)
-    }
-
-    private func tooLarge(_ size: Int, _ limit: Int, exact: Bool) -> String {
-        "outputs too large: the PLANTER_OUTPUTS file has \(exact ? "\(size)" : "more than \(limit)") bytes, "
-            + "over the limit of \(limit) bytes (executor config maxOutputsBytes)"
-    }
-}
-
-struct OutputsError: Error {
-    let message: String
-    init(_ message: String) { self.message = message }
 }
 
 /// `rm -rf` for a folder this plugin created: descends into folders, never follows symlinks.

@@ -119,18 +119,17 @@ final class ShellPlugin: ExecutorPlugin, @unchecked Sendable {
         let planterVariables = [PhaseFiles.inputsVariable + "=" + files.inputsPath,
                                 PhaseFiles.outputsVariable + "=" + files.outputsPath] + PhaseTag.entries(request)
         let spawned = environment.withEnvironment(overrides, extra: planterVariables) { envp in
-            Runner.spawn(argv: job.argv, envp: envp, workdir: job.workdir, searchPath: searchPath)
+            ShellProcess.spawn(argv: job.argv, envp: envp, workdir: job.workdir, searchPath: searchPath)
         }
         switch spawned {
         case .failure(let error):
             outputsExist = false  // nothing ran that could have written it
-            return Runner.spawnFailure(errno: error.code, argv: job.argv, workdir: job.workdir)
-        case .success(let child):
-            var runner = Runner(child: child, call: call, timeoutMs: request.timeoutMs, killGraceMs: killGraceMs)
-            var result = runner.run()
+            return ShellProcess.spawnFailure(errno: error.code, argv: job.argv, workdir: job.workdir)
+        case .success(var child):
+            var result = ShellProcess.run(&child, call: call, timeoutMs: request.timeoutMs, killGraceMs: killGraceMs)
             // Outputs count only for a run that succeeded; a bad outputs file fails it.
             if result.status == .succeeded {
-                switch files.readOutputs(limit: maxOutputsBytes) {
+                switch OutputsFile.read(files.outputsPath, limit: maxOutputsBytes) {
                 case .success(let outputs):
                     result.outputs = outputs ?? JSONObject()
                     outputsExist = outputs != nil

@@ -1,3 +1,13 @@
+// ExecutorKit: the Swift SDK for writing an executor plugin. It turns an `ExecutorPlugin` into
+// the C ABI of Sources/ExecutorAPI (the plugin never touches a pointer), and holds what the
+// plugins that run processes share: spawning and watching a child (ChildProcess,
+// ChildWatcher, KillEscalation, PollSet, Outbox), the PLANTER_OUTPUTS file (OutputsFile), the
+// phase tag and environment checks, and the wording of system facts (SystemText).
+//
+// It may import ExecutorAPI (internally: plugins see Swift types only), PlanterJSON
+// (re-exported), ProcessSupport and the C library; never Foundation or the host's modules,
+// since every plugin links it and a plugin must stay small and load into any host.
+
 @_exported import PlanterJSON
 
 /// An executor plugin written in Swift. ExecutorKit turns a type conforming to this into

@@ -146,7 +146,7 @@ func parse(_ text: String) throws -> JSON { try JSONParser.parse(text) }
         #expect(failures.load(ordering: .relaxed) == 0)
     }
 
-    /// The standalone build exports the entry and nothing else (helpers are static), so two plugins
+    /// The standalone build exports the entry and nothing else (helpers are static or hidden), so two plugins
     /// loaded side by side cannot collide.
     @Test func exportsOnlyTheEntrySymbol() async throws {
         let scratch = try ScratchDirectory("c-echo")

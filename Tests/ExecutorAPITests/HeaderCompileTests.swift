@@ -89,11 +89,12 @@ import Testing
     }
 
     /// The c-echo example must itself be warning-free C99, since it is what plugin authors copy.
-    @Test func cEchoCompilesAsStrictC99() async throws {
+    @Test(arguments: [SourceTree.cEchoSource, SourceTree.cEchoScanner])
+    func cEchoCompilesAsStrictC99(source: URL) async throws {
         let run = try await Tools.run(
             "cc",
             ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror", "-O2", "-c",
-             "-I", SourceTree.headerDirectory.path, "-o", "/dev/null", SourceTree.cEchoSource.path])
+             "-I", SourceTree.headerDirectory.path, "-o", "/dev/null", source.path])
         #expect(run.succeeded, "`\(run.command)` exited \(run.status):\n\(run.output)")
     }
 }

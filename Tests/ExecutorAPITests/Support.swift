@@ -17,6 +17,8 @@ enum SourceTree {
     static let headerDirectory = root.appendingPathComponent("Sources/ExecutorAPI/include")
     static let header = headerDirectory.appendingPathComponent("planter_executor.h")
     static let cEchoSource = root.appendingPathComponent("Plugins/examples/c-echo/c_echo.c")
+    /// The example's JSON scanner, a translation unit of its own.
+    static let cEchoScanner = root.appendingPathComponent("Plugins/examples/c-echo/json_scan.c")
 }
 
 struct ToolFailure: Error, CustomStringConvertible {
@@ -114,13 +116,13 @@ struct ScratchDirectory: Sendable {
 
 enum CPlugins {
     /// Builds c-echo exactly as its README says (`cc -shared -fPIC -I Sources/ExecutorAPI/include -o
-    /// libplanter-c-echo.so c_echo.c`, run from the repository root), writing into `directory`.
+    /// libplanter-c-echo.so c_echo.c json_scan.c`, run from the repository root), writing into `directory`.
     static func buildCEcho(into directory: ScratchDirectory, fileName: String = "libplanter-c-echo.so") async throws -> URL {
         let output = directory.file(fileName)
         try await Tools.mustRun(
             "cc",
             ["-shared", "-fPIC", "-I", "Sources/ExecutorAPI/include", "-o", output.path,
-             "Plugins/examples/c-echo/c_echo.c"],
+             "Plugins/examples/c-echo/c_echo.c", "Plugins/examples/c-echo/json_scan.c"],
             in: SourceTree.root)
         return output
     }

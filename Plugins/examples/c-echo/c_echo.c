@@ -11,11 +11,12 @@
  *    P being the raw JSON text of the request's "payload" ({} when absent).
  *    When the payload holds "fail": true the status is "failed", exitCode 3.
  *
- * The request is scanned, not parsed into a tree: one pass over the top-level
- * object finds the two keys, a second copies what is needed. Only
- * planter_executor_entry is exported; everything else is static.
+ * The request is scanned, not parsed into a tree (json_scan.c: one pass over
+ * the top-level object finds a key, the payload is copied as it is). Only
+ * planter_executor_entry is exported; everything else is static or hidden.
  */
 #include "planter_executor.h"
+#include "json_scan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,212 +26,6 @@
 typedef struct c_echo_instance {
     const planter_host *host;
 } c_echo_instance;
-
-/* ---- a tiny JSON scanner ------------------------------------------------ */
-
-/* A byte range [p, end) that the scanner walks. `p` is NULL after an error. */
-typedef struct scan {
-    const char *p;
-    const char *end;
-} scan;
-
-static void skip_ws(scan *s) {
-    while (s->p < s->end &&
-           (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
-}
-
-/* Skips a string whose opening quote is at s->p; leaves s->p past the closing
- * quote. Escapes are skipped, not checked. */
-static int skip_string(scan *s) {
-    s->p++; /* the opening quote */
-    while (s->p < s->end) {
-        char c = *s->p++;
-        if (c == '"') return 1;
-        if (c == '\\') {
-            if (s->p >= s->end) return 0;
-            s->p++;
-        }
-    }
-    return 0;
-}
-
-/* Skips one value of any kind at s->p (after whitespace). Objects and arrays
- * are skipped by counting brackets outside strings, which is enough to find
- * where a valid value ends. */
-static int skip_value(scan *s) {
-    skip_ws(s);
-    if (s->p >= s->end) return 0;
-    if (*s->p == '"') return skip_string(s);
-    if (*s->p == '{' || *s->p == '[') {
-        size_t depth = 0;
-        while (s->p < s->end) {
-            char c = *s->p;
-            if (c == '"') {
-                if (!skip_string(s)) return 0;
-                continue;
-            }
-            s->p++;
-            if (c == '{' || c == '[') depth++;
-            else if (c == '}' || c == ']') {
-                if (--depth == 0) return 1;
-            }
-        }
-        return 0;
-    }
-    /* number, true, false, null: up to the next delimiter */
-    {
-        const char *start = s->p;
-        while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ']' &&
-               *s->p != ' ' && *s->p != '\t' && *s->p != '\n' && *s->p != '\r')
-            s->p++;
-        return s->p > start;
-    }
-}
-
-/* Finds `key` among the members of the top-level object in [json, json+len).
- * On success sets [*value, *value_end) to the raw text of its value. */
-static int find_top_level(const char *json, size_t len, const char *key,
-                          const char **value, const char **value_end) {
-    size_t key_len = strlen(key);
-    scan s;
-    s.p = json;
-    s.end = json + len;
-    skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{') return 0;
-    s.p++;
-    for (;;) {
-        const char *name;
-        size_t name_len;
-        skip_ws(&s);
-        if (s.p >= s.end || *s.p != '"') return 0; /* also "}" of {} */
-        name = s.p + 1;
-        if (!skip_string(&s)) return 0;
-        name_len = (size_t)(s.p - 1 - name);
-        skip_ws(&s);
-        if (s.p >= s.end || *s.p != ':') return 0;
-        s.p++;
-        skip_ws(&s);
-        {
-            const char *start = s.p;
-            if (!skip_value(&s)) return 0;
-            /* Keys are compared raw: the host never escapes plain ASCII keys. */
-            if (name_len == key_len && memcmp(name, key, key_len) == 0) {
-                *value = start;
-                *value_end = s.p;
-                return 1;
-            }
-        }
-        skip_ws(&s);
-        if (s.p < s.end && *s.p == ',') {
-            s.p++;
-            continue;
-        }
-        return 0;
-    }
-}
-
-/* Does [p, end) contain "fail" followed by optional blanks, ':', blanks and
- * true? A substring check, deliberately: it is a test switch, not a schema. */
-static int contains_fail_true(const char *p, const char *end) {
-    static const char needle[] = "\"fail\"";
-    const size_t needle_len = sizeof needle - 1;
-    for (; (size_t)(end - p) >= needle_len; p++) {
-        scan s;
-        if (memcmp(p, needle, needle_len) != 0) continue;
-        s.p = p + needle_len;
-        s.end = end;
-        skip_ws(&s);
-        if (s.p >= s.end || *s.p != ':') continue;
-        s.p++;
-        skip_ws(&s);
-        if ((size_t)(s.end - s.p) >= 4 && memcmp(s.p, "true", 4) == 0) return 1;
-    }
-    return 0;
-}
-
-static unsigned hex_value(const char *p) {
-    unsigned v = 0;
-    int i;
-    for (i = 0; i < 4; i++) {
-        char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return 0xFFFFFFFFu;
-    }
-    return v;
-}
-
-static size_t put_utf8(char *out, unsigned cp) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decodes the body of a JSON string (between the quotes) into `out`, which
- * must hold `end - p` bytes: decoding never makes a string longer. Returns the
- * decoded length. Bad escapes become U+FFFD or are copied as they are. */
-static size_t decode_string(const char *p, const char *end, char *out) {
-    size_t n = 0;
-    while (p < end) {
-        char c = *p++;
-        if (c != '\\' || p >= end) {
-            out[n++] = c;
-            continue;
-        }
-        c = *p++;
-        switch (c) {
-        case 'n': out[n++] = '\n'; break;
-        case 't': out[n++] = '\t'; break;
-        case 'r': out[n++] = '\r'; break;
-        case 'b': out[n++] = '\b'; break;
-        case 'f': out[n++] = '\f'; break;
-        case 'u': {
-            unsigned cp = end - p >= 4 ? hex_value(p) : 0xFFFFFFFFu;
-            if (cp == 0xFFFFFFFFu) {
-                out[n++] = '\\';
-                out[n++] = 'u';
-                break;
-            }
-            p += 4;
-            if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && p[0] == '\\' &&
-                p[1] == 'u') {
-                unsigned lo = hex_value(p + 2);
-                if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    p += 6;
-                }
-            }
-            if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD; /* lone surrogate */
-            n += put_utf8(out + n, cp);
-            break;
-        }
-        default: out[n++] = c; break; /* \" \\ \/ and anything else */
-        }
-    }
-    return n;
-}
-
-/* ---- the ABI ------------------------------------------------------------ */
 
 static char *copy_string(const char *s) {
     size_t n = strlen(s) + 1;
@@ -243,7 +38,7 @@ static void *c_echo_create(const char *config_json, const planter_host *host,
                            char **error) {
     c_echo_instance *instance;
     if (config_json &&
-        contains_fail_true(config_json, config_json + strlen(config_json))) {
+        json_scan_contains_fail_true(config_json, config_json + strlen(config_json))) {
         if (error) *error = copy_string("c-echo: configured to fail");
         return NULL;
     }
@@ -264,7 +59,6 @@ static char *c_echo_execute(void *instance, const char *request_json,
         "{\"status\":\"failed\",\"exitCode\":3,\"message\":\"payload asked to fail\","
         "\"outputs\":{\"echo\":";
     static const char tail[] = "}}";
-    const char *end = request_json + request_length;
     const char *value, *value_end;
     const char *payload = "{}", *payload_end = payload + 2;
     const char *head;
@@ -272,20 +66,14 @@ static char *c_echo_execute(void *instance, const char *request_json,
     char *result;
     (void)instance;
 
-    {
-        scan s;
-        s.p = request_json;
-        s.end = end;
-        skip_ws(&s);
-        if (s.p >= s.end || *s.p != '{')
-            return copy_string("{\"status\":\"invalid\","
-                               "\"message\":\"c-echo: the request is not a JSON object\"}");
-    }
+    if (!json_scan_is_object(request_json, request_length))
+        return copy_string("{\"status\":\"invalid\","
+                           "\"message\":\"c-echo: the request is not a JSON object\"}");
     if (call && call->is_cancelled && call->is_cancelled(call))
         return copy_string("{\"status\":\"cancelled\",\"message\":\"cancelled\"}");
 
     if (call && call->output &&
-        find_top_level(request_json, request_length, "description", &value,
+        json_scan_find_member(request_json, request_length, "description", &value,
                        &value_end) &&
         *value == '"' && value_end - value > 2) { /* "" streams nothing */
         /* Decode into a stack buffer when it fits; the newline rides along so
@@ -294,20 +82,20 @@ static char *c_echo_execute(void *instance, const char *request_json,
         size_t raw = (size_t)(value_end - value - 2);
         char *buf = raw + 1 <= sizeof small ? small : (char *)malloc(raw + 1);
         if (buf) {
-            size_t n = decode_string(value + 1, value_end - 1, buf);
+            size_t n = json_scan_decode_string(value + 1, value_end - 1, buf);
             buf[n++] = '\n';
             call->output(call, PLANTER_STREAM_STDOUT, buf, n);
             if (buf != small) free(buf);
         }
     }
 
-    if (find_top_level(request_json, request_length, "payload", &value,
+    if (json_scan_find_member(request_json, request_length, "payload", &value,
                        &value_end)) {
         payload = value;
         payload_end = value_end;
     }
     payload_len = (size_t)(payload_end - payload);
-    if (contains_fail_true(payload, payload_end)) {
+    if (json_scan_contains_fail_true(payload, payload_end)) {
         head = head_failed;
         head_len = sizeof head_failed - 1;
     } else {

@@ -15,12 +15,15 @@
  *    freed or kept by the plugin past the stated lifetime; "plugin-owned"
  *    memory handed to the host is released by the host with the plugin's
  *    `free_string`, and by nothing else.
- *  - Thread tags:
- *      [main-or-any]  the host calls it from any thread, never concurrently
+ *  - Thread tags (there is no "main" thread: the host calls a plugin from
+ *    whatever thread runs the work, a different one from call to call):
+ *      [serialised]   the host calls it from any thread, never concurrently
  *                     with another call on the same instance.
  *      [any-thread]   may be called from any thread, concurrently.
  *      [during-call]  valid only while the execute() call it belongs to has
  *                     not returned; from any thread, concurrently.
+ *  - An instance is an opaque `void *` made by create(), owned by the plugin
+ *    and released by destroy(); the host only passes it back.
  *
  * Plain C99; only <stdint.h> and <stddef.h>.
  */
@@ -123,7 +126,7 @@ typedef struct planter_executor_plugin {
     const char *description;  /* one line for `planter plugins`; may be NULL */
     uint64_t capabilities;    /* PLANTER_CAP_* bits */
 
-    /* [main-or-any] Creates an instance. `config_json` is the executor's
+    /* [serialised] Creates an instance (plugin-owned; opaque to the host). `config_json` is the executor's
      * `config` object from the deployment (at least "{}"), host-owned, valid
      * during the call only. `host` is valid until destroy() returns.
      * Success: returns a non-NULL instance and leaves *error untouched.
@@ -132,10 +135,13 @@ typedef struct planter_executor_plugin {
     void *(*create)(const char *config_json, const planter_host *host,
                     char **error);
 
-    /* Runs one attempt of one phase and blocks until it has finished.
-     * Threads: any thread; concurrently on one instance only if capabilities
-     * has PLANTER_CAP_CONCURRENT_EXECUTE. The host never calls it on an event
-     * loop: blocking here is expected.
+    /* [serialised], or [any-thread] when capabilities has
+     * PLANTER_CAP_CONCURRENT_EXECUTE: then the host may run several calls on
+     * one instance at once. Without the bit it holds a lock per instance, so
+     * calls on one instance run one after another (on different threads);
+     * calls on different instances may always overlap.
+     * Runs one attempt of one phase and blocks until it has finished. The host
+     * never calls it on an event loop: blocking here is expected.
      * `request_json` (`request_length` bytes, also NUL-terminated) and `call`
      * are host-owned, valid until this function returns.
      * Returns the result JSON (NUL-terminated UTF-8), plugin-owned: the host
@@ -143,7 +149,8 @@ typedef struct planter_executor_plugin {
     char *(*execute)(void *instance, const char *request_json,
                      size_t request_length, const planter_call *call);
 
-    /* [main-or-any] Destroys an instance after its last execute() returned. */
+    /* [serialised] Destroys an instance after its last execute() returned;
+     * the host never passes that pointer again. */
     void (*destroy)(void *instance);
 
     /* [any-thread] Releases a string this plugin handed to the host
@@ -152,9 +159,12 @@ typedef struct planter_executor_plugin {
 } planter_executor_plugin;
 
 /*
- * The one exported entry point. `host_abi_version` is the newest ABI version
- * the host speaks, so a plugin may pick among descriptors it carries.
- * Returns a static descriptor, or NULL when the plugin cannot serve that host.
+ * The one exported entry point. `host_abi_version` is the ABI version the host
+ * speaks (PLANTER_EXECUTOR_ABI_VERSION as the host was built). The host
+ * accepts only a descriptor whose abi_version equals it exactly, and refuses
+ * the plugin otherwise, naming both versions; so return the descriptor of
+ * that version (static: see above), or NULL when the plugin has none for it
+ * (the host then says the plugin declined).
  * [any-thread] Cheap and side-effect free: the host may call it more than once.
  */
 typedef const planter_executor_plugin *(*planter_executor_entry_fn)(
