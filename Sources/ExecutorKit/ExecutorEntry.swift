@@ -130,11 +130,7 @@ private func pluginExecute(
     } catch {
         return ExecutorEntry.cString(.invalid(error.message))
     }
-    let pluginCall = PluginCall(call)
-    // A call cancelled before it starts (the run stopped while it waited for a slot) must not
-    // run at all: every Swift plugin gets this for free instead of each checking first.
-    if pluginCall.isCancelled { return ExecutorEntry.cString(.cancelled("cancelled before it started")) }
-    return ExecutorEntry.cString(plugin.execute(request, call: pluginCall))
+    return ExecutorEntry.cString(plugin.execute(request, call: PluginCall(call)))
 }
 
 private func pluginDestroy(_ instance: UnsafeMutableRawPointer?) {

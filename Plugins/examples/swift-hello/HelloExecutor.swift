@@ -15,6 +15,8 @@ struct HelloExecutor: ExecutorPlugin {
     }
 
     func execute(_ request: PluginRequest, call: PluginCall) -> PluginResult {
+        // A call cancelled before it starts must not run (the contract's cancel-before check).
+        if call.isCancelled { return .cancelled("cancelled before it started") }
         guard let name = request.payload["name"]?.stringValue else { return .invalid("payload.name must be a string") }
         let text = "\(greeting), \(name)!"
         // A dry run checks the request and does nothing: no output, no outputs.
