@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
         .target(name: "PlanterDocument", dependencies: ["PlanterCore", "PlanterJSON", .product(name: "Yams", package: "Yams")],
                 path: "Sources/Document"),
-        .target(name: "ExecutorRuntime", dependencies: ["PlanterCore", "PlanterJSON", "ExecutorAPI", "ProcessSupport"],
+        .target(name: "ExecutorRuntime", dependencies: ["PlanterCore", "PlanterJSON", "ExecutorAPI", "ExecutorKit", "ProcessSupport"],
                 path: "Sources/ExecutorRuntime"),
         .target(name: "PlanterDeployment", dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime"],
                 path: "Sources/Deployment"),

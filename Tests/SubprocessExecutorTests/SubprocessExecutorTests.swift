@@ -483,6 +483,63 @@ const planter_executor_plugin *planter_executor_entry(uint32_t host_abi_version)
         #expect(result.phase("boom").message.contains("executor crashy exited on signal 11"), "\(result.phase("boom").message)")
         #expect(result.phase("after").status == .succeeded, "\(result.phase("after"))")
     }
+
+    @Test func protocolViolationStopsTheExecutorAtOnce() throws {
+        // Its first line is not a handshake: the start fails saying so, and the process gets TERM
+        // at once (no polite stdin grace first); it ignores TERM, so KILL comes a grace later.
+        let scratch = try Scratch()
+        let script = try scratch.write("rude.sh", #"""
+            trap '' TERM
+            echo $$ > "$1/pid"
+            echo 'hello, I am not a handshake'
+            while :; do sleep 0.05; done
+            """#)
+        var options = SubprocessExecutor.Options(command: ["/bin/sh", script, scratch.path])
+        options.stopGrace = PlanDuration(milliseconds: 1000)
+        options.startTimeout = PlanDuration(milliseconds: 20_000)
+        let executor = SubprocessExecutor(name: "rude", options: options)
+        defer { executor.shutdown() }
+        let start = ContinuousClock.now
+        let result = executor.execute(request([:]), call: CallContext())
+        #expect(result.status == .failed)
+        #expect(result.message.contains("executor rude broke the subprocess protocol: did not start with a handshake"),
+                "\(result.message)")
+        #expect(result.message.contains("hello, I am not a handshake"), "the message shows the line: \(result.message)")
+        let pid = try #require(scratch.waitForPid("pid"))
+        #expect(isGone(pid), "the rude executor \(pid) was not stopped")
+        let took = elapsed(since: start)
+        // TERM (ignored) at once, KILL one 1 s grace later: not the 20 s start timeout, and not
+        // the polite stop (stdin closed, TERM a grace later, KILL another grace later: 2 s).
+        #expect(took >= .milliseconds(900) && took < .milliseconds(1800), "stopped after \(took)")
+    }
+
+    @Test func aCancelTheExecutorNeverAnswersEndsTheCallAfterTheGrace() throws {
+        // The executor takes the request and ignores the cancel message: the call ends as
+        // cancelled once the cancel grace has passed, saying the executor did not answer.
+        let scratch = try Scratch()
+        let script = try scratch.write("deaf.sh", #"""
+            echo '{"type":"handshake","protocol":1,"name":"deaf","version":"1","concurrent":false}'
+            read -r line
+            echo '{"type":"configured"}'
+            while read -r line; do :; done
+            """#)
+        var options = SubprocessExecutor.Options(command: ["/bin/sh", script])
+        options.cancelGrace = PlanDuration(milliseconds: 300)
+        let executor = SubprocessExecutor(name: "deaf", options: options)
+        defer { executor.shutdown() }
+        _ = try executor.start().get()
+        let call = CallContext()
+        when({ true }) {
+            usleep(150_000)
+            call.cancel(reason: "run aborted")
+        }
+        let start = ContinuousClock.now
+        let result = executor.execute(request([:]), call: call)
+        let took = elapsed(since: start)
+        #expect(result.status == .cancelled)
+        #expect(result.message == "run aborted; executor deaf did not answer the cancel within 300 ms", "\(result.message)")
+        #expect(took >= .milliseconds(400) && took < .milliseconds(3000), "ended after \(took)")
+    }
 }
 
 extension JSON {

@@ -1,13 +1,15 @@
+internal import ExecutorKit
 import PlanterCore
-
-// The I/O thread of an executor process: one poll() over its pipes, its pidfd, a wake-up pipe
-// and the cancel descriptors of the calls in flight (see ExecutorProcess.swift).
-import PlanterJSON
 import ProcessSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+// The I/O thread of an executor process: ExecutorKit's ChildWatcher (the one child-process
+// watch loop every plugin uses) over its pipes and pidfd, with what an executor process adds
+// as the watch's client: a wake-up pipe, stdin while the outbox has bytes, and the cancel
+// descriptor of every call in flight (see ExecutorProcess.swift).
 
 extension ExecutorProcess {
     func ioLoop() {
@@ -17,93 +19,18 @@ extension ExecutorProcess {
         sigaddset(&pipeSignal, SIGPIPE)
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
 
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readSize, alignment: 16)
-        defer { buffer.deallocate() }
-        var fds: [pollfd] = []
-        var cancelSlots: [(slot: Int, call: PendingCall)] = []
-
-        while true {
-            // What to watch, from the shared state.
-            monitor.lock()
-            let stopping = stopRequested
-            let wantWrite = !outbox.isEmpty
-            var pollCancelsByFlag = false
-            cancelSlots.removeAll(keepingCapacity: true)
-            fds.removeAll(keepingCapacity: true)
-            var nextDeadline: Int64? = nil
-            for pendingCall in pending.values where !pendingCall.cancelSent {
-                if pendingCall.cancelFD >= 0 {
-                    cancelSlots.append((fds.count, pendingCall))
-                    fds.append(pollfd(fd: pendingCall.cancelFD, events: Int16(POLLIN), revents: 0))
-                } else {
-                    pollCancelsByFlag = true
-                }
-            }
-            for pendingCall in pending.values {
-                if let deadline = pendingCall.cancelDeadline { nextDeadline = min(nextDeadline ?? deadline, deadline) }
-            }
-            monitor.unlock()
-
-            if stopping && stdinFD >= 0 {
-                // Closing stdin is the polite request to stop; a protocol-abiding executor exits on EOF.
-                closeStdin()
-                if termAt == nil && killAt == nil { termAt = Monitor.monotonicNow() + timing.stopGraceNs }
-            }
-            let stdoutSlot = add(stdoutFD, Int16(POLLIN), &fds)
-            let stderrSlot = add(stderrFD, Int16(POLLIN), &fds)
-            let pidSlot = add(pidFD, Int16(POLLIN), &fds)
-            let wakeSlot = add(wakeRead, Int16(POLLIN), &fds)
-            let stdinSlot = wantWrite ? add(stdinFD, Int16(POLLOUT), &fds) : -1
-
-            for deadline in [termAt, killAt].compactMap({ $0 }) { nextDeadline = min(nextDeadline ?? deadline, deadline) }
-            var timeout: Int32 = -1
-            if let nextDeadline { timeout = MonotonicTime.pollTimeout(until: nextDeadline) }
-            if pidFD < 0 || pollCancelsByFlag { timeout = timeout < 0 ? 20 : min(timeout, 20) }
-
-            let ready = fds.withUnsafeMutableBufferPointer { poll($0.baseAddress, nfds_t($0.count), timeout) }
-            if ready < 0 && errno != EINTR {
-                // Cannot watch the child any more: end it rather than leave requests hanging.
-                _ = ps_kill_group(pid, SIGKILL)
-            }
-            if ready > 0 {
-                if wakeSlot >= 0 && fds[wakeSlot].revents != 0 { drainWake(buffer) }
-                if stdinSlot >= 0 && fds[stdinSlot].revents != 0 { flushOutbox() }
-                if stdoutSlot >= 0 && fds[stdoutSlot].revents != 0 { readStdout(buffer) }
-                if stderrSlot >= 0 && fds[stderrSlot].revents != 0 { readStderr(buffer) }
-                for (slot, pendingCall) in cancelSlots where fds[slot].revents != 0 { sendCancel(pendingCall) }
-            }
-            if pollCancelsByFlag {
-                let flagged = monitor.withLock { pending.values.filter { !$0.cancelSent && $0.cancelFD < 0 && $0.call.isCancelled } }
-                for pendingCall in flagged { sendCancel(pendingCall) }
-            }
-            let now = Monitor.monotonicNow()
-            expireCancels(now: now)
-            if let at = termAt, now >= at {
-                termAt = nil
-                _ = ps_kill_group(pid, SIGTERM)
-                _ = ps_kill_group(pid, SIGCONT)
-                killAt = now + timing.stopGraceNs
-            }
-            if let at = killAt, now >= at {
-                killAt = nil
-                _ = ps_kill_group(pid, SIGKILL)
-            }
-            let exited = pidSlot >= 0 ? fds[pidSlot].revents != 0 : (pidFD < 0 && ps_has_exited(pid) == 1)
-            if exited {
-                finish(buffer)
-                return
-            }
-        }
+        var io = ExecutorIO(process: self)
+        var watcher = ChildWatcher(call: nil, deadlineNs: nil, drainReads: 1024, readSize: Self.readSize)
+        // Closing stdin asks politely; a stopGrace later TERM, and another later KILL.
+        var stop = GroupSignals(graceNs: timing.stopGraceNs)
+        // .exited, or .lost (poll failed: the group got SIGKILL); either way it is reaped below.
+        _ = watcher.run(&child, client: &io, escalation: &stop)
+        finish()
     }
 
-    func add(_ fd: Int32, _ events: Int16, _ fds: inout [pollfd]) -> Int {
-        guard fd >= 0 else { return -1 }
-        fds.append(pollfd(fd: fd, events: events, revents: 0))
-        return fds.count - 1
-    }
-
-    func drainWake(_ buffer: UnsafeMutableRawBufferPointer) {
-        while read(wakeRead, buffer.baseAddress, 256) > 0 {}
+    func drainWake() {
+        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while withUnsafeMutableBytes(of: &scratch, { read(wakeRead, $0.baseAddress, $0.count) }) > 0 {}
     }
 
     func closeStdin() {
@@ -116,27 +43,20 @@ extension ExecutorProcess {
     /// Writes as much of the outbox as the pipe takes.
     func flushOutbox() {
         guard stdinFD >= 0 else { return }
-        monitor.lock()
-        let count = outbox.count
-        let written = outbox.withUnsafeBytes { Glibc.write(stdinFD, $0.baseAddress, count) }
-        let error = errno
-        if written > 0 { outbox.removeFirst(written) }
-        monitor.unlock()
-        if written < 0 && error != EAGAIN && error != EINTR {
-            // EPIPE: the executor closed its stdin or died; its exit is handled by the pidfd.
-            closeStdin()
-        }
+        let fd = stdinFD
+        // EPIPE: the executor closed its stdin or died; its exit is seen through the pidfd.
+        if !monitor.withLock({ outbox.flush(to: fd) }) { closeStdin() }
     }
 
     func enqueue(_ message: [UInt8]) {
-        monitor.withLock { outbox.append(contentsOf: message) }
+        monitor.withLock { outbox.append(message) }
     }
 
     func sendCancel(_ pendingCall: PendingCall) {
         let id = monitor.withLock { () -> String? in
             guard pendingCall.result == nil, !pendingCall.cancelSent else { return nil }
             pendingCall.cancelSent = true
-            pendingCall.cancelDeadline = Monitor.monotonicNow() + timing.cancelGraceNs
+            pendingCall.cancelDeadline = MonotonicTime.now() + timing.cancelGraceNs
             return pendingCall.id
         }
         if let id { enqueue(SubprocessProtocol.cancelMessage(id: id)) }
@@ -158,62 +78,32 @@ extension ExecutorProcess {
         monitor.unlock()
     }
 
-    func readStdout(_ buffer: UnsafeMutableRawBufferPointer) {
-        let n = read(stdoutFD, buffer.baseAddress, buffer.count)
-        if n > 0 {
-            stdoutBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-            processStdoutLines(final: false)
-        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
-            close(stdoutFD)
-            stdoutFD = -1
-            processStdoutLines(final: true)
-            // Without stdout no answer can come: stop it (its requests fail when it exits).
-            monitor.withLock { requestStopLocked(reason: nil) }
-        }
-    }
-
-    func readStderr(_ buffer: UnsafeMutableRawBufferPointer) {
-        let n = read(stderrFD, buffer.baseAddress, buffer.count)
-        if n > 0 {
-            stderrBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-            processStderrLines(final: false)
-        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
-            close(stderrFD)
-            stderrFD = -1
-            processStderrLines(final: true)
-        }
-    }
-
-    /// The process has exited: read what it wrote last, kill what it left behind, reap it,
-    /// and fail whatever is still in flight.
-    func finish(_ buffer: UnsafeMutableRawBufferPointer) {
-        drain(&stdoutFD, buffer) { stdoutBuffer.append(contentsOf: $0) }
+    /// The process has exited (the watcher killed its group and read what it wrote last): kill
+    /// what it left in its session, reap it, and fail whatever is still in flight.
+    func finish() {
         processStdoutLines(final: true)
-        drain(&stderrFD, buffer) { stderrBuffer.append(contentsOf: $0) }
         processStderrLines(final: true)
-        // The leader is a zombie, so its pid (our pgid and sid) cannot be reused yet. Its group,
-        // and every group its children made in its session (a plugin's phases, each a group of
-        // its own: after a crash nobody else would stop them).
-        _ = ps_kill_group(pid, SIGKILL)
+        // The leader is a zombie until reaped, so its pid (our pgid and sid) cannot be reused
+        // yet: every group its children made in its session (a plugin's phases, each a group of
+        // its own) is stopped too, since after a crash nobody else would.
         _ = ps_kill_session(pid, SIGKILL)
-        var status = ps_exit_status()
-        let reaped = ps_wait(pid, 0, &status) == 1
+        let status = child.killAndReap()
         closeStdin()
-        Self.closeAll([pidFD])
-        pidFD = -1
 
         let reason: String
-        if !reaped {
-            reason = "exited (status unknown)"
-        } else if status.signal != 0 {
-            let abbrev = ps_signal_abbrev(status.signal).map { " (SIG" + String(cString: $0) + ")" } ?? ""
-            reason = "exited on signal \(status.signal)\(abbrev)" + (status.core_dumped != 0 ? ", core dumped" : "")
+        if let status {
+            if status.signal != 0 {
+                let abbrev = ps_signal_abbrev(status.signal).map { " (SIG" + String(cString: $0) + ")" } ?? ""
+                reason = "exited on signal \(status.signal)\(abbrev)" + (status.core_dumped != 0 ? ", core dumped" : "")
+            } else {
+                reason = "exited with status \(status.exit_code)"
+            }
         } else {
-            reason = "exited with status \(status.exit_code)"
+            reason = "exited (status unknown)"
         }
         monitor.lock()
         exitReason = reason
-        exitedAt = Monitor.monotonicNow()
+        exitedAt = MonotonicTime.now()
         state = .exited
         let failure = stopReason ?? "executor \(name) \(reason)"
         for pendingCall in pending.values { pendingCall.result = .failed(failure) }
@@ -221,27 +111,91 @@ extension ExecutorProcess {
         changed.broadcast()
         monitor.unlock()
     }
+}
 
-    /// Reads until the pipe is empty (bounded: a grandchild that escaped the group may keep it full).
-    func drain(_ fd: inout Int32, _ buffer: UnsafeMutableRawBufferPointer, _ sink: (UnsafeRawBufferPointer) -> Void) {
-        guard fd >= 0 else { return }
-        var reads = 0
-        while reads < 1024 {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n > 0 {
-                sink(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-                reads += 1
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
+/// What an executor process adds to the child watch: its output parsed as protocol lines, the
+/// wake-up pipe, stdin while there is something to send, the cancel descriptors of the calls
+/// in flight (or their flags, looked at), cancel answers that are overdue, and the stop: stdin
+/// closed first, the escalation a grace later (or at once after a protocol violation).
+struct ExecutorIO: ChildWatchClient {
+    let process: ExecutorProcess
+    private var cancelSlots: [(slot: Int, call: ExecutorProcess.PendingCall)] = []
+    private var looksAtFlags = false
+    private var wakeSlot = -1
+    private var stdinSlot = -1
+    /// When to start the escalation after a stop was asked for (stdin closed).
+    private var terminateAt: Int64?
+
+    init(process: ExecutorProcess) { self.process = process }
+
+    mutating func output(_ stream: PluginStream, _ bytes: UnsafeRawBufferPointer) {
+        switch stream {
+        case .stdout:
+            process.stdoutBuffer.append(contentsOf: bytes)
+            process.processStdoutLines(final: false)
+        case .stderr:
+            process.stderrBuffer.append(contentsOf: bytes)
+            process.processStderrLines(final: false)
         }
-        close(fd)
-        fd = -1
     }
 
-    static func closeAll(_ fds: [Int32]) {
-        for fd in fds where fd >= 0 { close(fd) }
+    mutating func outputClosed(_ stream: PluginStream) {
+        switch stream {
+        case .stdout:
+            process.processStdoutLines(final: true)
+            // Without stdout no answer can come: stop it (its requests fail when it exits).
+            process.monitor.withLock { process.requestStopLocked(reason: nil) }
+        case .stderr:
+            process.processStderrLines(final: true)
+        }
+    }
+
+    mutating func prepare(_ fds: inout PollSet) -> ChildWatcher.Wake {
+        let process = self.process
+        process.monitor.lock()
+        let stopping = process.stopRequested
+        let wantWrite = !process.outbox.isEmpty
+        looksAtFlags = false
+        cancelSlots.removeAll(keepingCapacity: true)
+        var next: Int64? = nil
+        for pendingCall in process.pending.values {
+            if let deadline = pendingCall.cancelDeadline { next = min(next ?? deadline, deadline) }
+            guard !pendingCall.cancelSent else { continue }
+            if pendingCall.cancelFD >= 0 {
+                cancelSlots.append((fds.add(pendingCall.cancelFD), pendingCall))
+            } else {
+                looksAtFlags = true
+            }
+        }
+        process.monitor.unlock()
+
+        if stopping && process.stdinFD >= 0 {
+            // Closing stdin is the polite request to stop; a protocol-abiding executor exits on EOF.
+            process.closeStdin()
+            if terminateAt == nil { terminateAt = MonotonicTime.now() + process.timing.stopGraceNs }
+        }
+        wakeSlot = fds.add(process.wakeRead)
+        stdinSlot = wantWrite ? fds.add(process.stdinFD, events: Int16(POLLOUT)) : -1
+        if let terminateAt { next = min(next ?? terminateAt, terminateAt) }
+        return ChildWatcher.Wake(atNs: next, looks: looksAtFlags)
+    }
+
+    mutating func handle(_ fds: PollSet, now: Int64) -> ChildWatcher.Step {
+        if fds.isReady(wakeSlot) { process.drainWake() }
+        if fds.isReady(stdinSlot) { process.flushOutbox() }
+        for (slot, pendingCall) in cancelSlots where fds.isReady(slot) { process.sendCancel(pendingCall) }
+        if looksAtFlags {
+            let flagged = process.monitor.withLock {
+                process.pending.values.filter { !$0.cancelSent && $0.cancelFD < 0 && $0.call.isCancelled }
+            }
+            for pendingCall in flagged { process.sendCancel(pendingCall) }
+        }
+        process.expireCancels(now: now)
+        if process.brokeProtocol { return .terminate }  // TERM now, KILL a grace later
+        if let terminateAt, now >= terminateAt {
+            self.terminateAt = .max  // asked once; the escalation takes it from here
+            return .terminate
+        }
+        return .proceed
     }
 }

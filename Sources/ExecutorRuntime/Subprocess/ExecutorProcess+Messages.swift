@@ -91,7 +91,7 @@ extension ExecutorProcess {
             switch SubprocessProtocol.Handshake.parse(object) {
             case .success(let parsed):
                 handshake = parsed
-                outbox.append(contentsOf: SubprocessProtocol.configureMessage(config: config))
+                outbox.append(SubprocessProtocol.configureMessage(config: config))
                 monitor.unlock()
             case .failure(.versionMismatch(let version)):
                 startError = "executor \(name) speaks subprocess protocol version \(version); this host speaks "
@@ -163,11 +163,6 @@ extension ExecutorProcess {
             changed.broadcast()
         }
         closeStdin()
-        if killAt == nil {
-            termAt = nil
-            _ = ps_kill_group(pid, SIGTERM)
-            _ = ps_kill_group(pid, SIGCONT)
-            killAt = Monitor.monotonicNow() + timing.stopGraceNs
-        }
+        brokeProtocol = true  // the watch starts the escalation this round (ExecutorIO.handle)
     }
 }

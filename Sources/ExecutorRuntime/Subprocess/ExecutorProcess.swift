@@ -1,3 +1,4 @@
+internal import ExecutorKit
 import PlanterCore
 import PlanterJSON
 import ProcessSupport
@@ -64,7 +65,7 @@ final class ExecutorProcess: @unchecked Sendable {
     var exitedAt: Int64?
     var completedCalls = 0
     var pending: [String: PendingCall] = [:]
-    var outbox: [UInt8] = []
+    var outbox = Outbox()
     var nextID: UInt64 = 1
     var stopRequested = false
     var config: JSON
@@ -72,16 +73,15 @@ final class ExecutorProcess: @unchecked Sendable {
     var stderrTail: [String] = []
 
     // I/O thread only.
+    /// The process (its output pipes and pidfd; stdin is kept apart, in `stdinFD`).
+    var child: ChildProcess
     var stdinFD: Int32
-    var stdoutFD: Int32
-    var stderrFD: Int32
-    var pidFD: Int32
     let wakeRead: Int32
     let wakeWrite: Int32
     var stdoutBuffer: [UInt8] = []
     var stderrBuffer: [UInt8] = []
-    var termAt: Int64?
-    var killAt: Int64?
+    /// Set by protocolViolation: the watch ends the process now.
+    var brokeProtocol = false
 
     static let readSize = 64 * 1024
 
@@ -94,20 +94,18 @@ final class ExecutorProcess: @unchecked Sendable {
         self.timing = timing
         self.log = log
         pid = child.pid
-        stdinFD = child.stdin_fd
-        stdoutFD = child.stdout_fd
-        stderrFD = child.stderr_fd
-        pidFD = child.pidfd >= 0 ? child.pidfd : ps_pidfd_open(child.pid)
+        var process = ChildProcess(child)
+        stdinFD = process.stdinFD
+        process.stdinFD = -1
         changed = Condition(monitor)
         var wake: [Int32] = [-1, -1]
         guard pipe(&wake) == 0 else {
             let reason = String(cString: strerror(errno))
-            Self.closeAll([child.stdin_fd, child.stdout_fd, child.stderr_fd, pidFD])
-            _ = ps_kill_group(child.pid, SIGKILL)
-            var status = ps_exit_status()
-            _ = ps_wait(child.pid, 0, &status)
+            if stdinFD >= 0 { close(stdinFD) }
+            process.killAndReap()
             throw SubprocessError("cannot start executor \(name): pipe: \(reason)")
         }
+        self.child = process
         for fd in wake {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
@@ -121,7 +119,8 @@ final class ExecutorProcess: @unchecked Sendable {
 
     deinit {
         // The wake pipe lives as long as this object, so a late wake() never writes to a reused fd.
-        Self.closeAll([wakeRead, wakeWrite])
+        close(wakeRead)
+        close(wakeWrite)
     }
 
     // MARK: Callers
@@ -171,7 +170,7 @@ final class ExecutorProcess: @unchecked Sendable {
         nextID += 1
         let pendingCall = PendingCall(id: id, call: call, cancelFD: cancelFD)
         pending[id] = pendingCall
-        outbox.append(contentsOf: SubprocessProtocol.executeMessage(id: id, request: requestJSON))
+        outbox.append(SubprocessProtocol.executeMessage(id: id, request: requestJSON))
         monitor.unlock()
         wake()
         monitor.lock()
