@@ -45,17 +45,15 @@ struct Subject: Sendable, CustomTestStringConvertible {
         Subject(name: "container", prepare: Profiles.container),
         Subject(name: "http", prepare: Profiles.http),
         Subject(name: "native", skipped: ["cancel-during", "time-limit", "outputs-bound"]) { try plugin("native", Profiles.native) },
-        // Findings: c-echo ignores dryRun (it streams its text anyway) and answers a truncated request
-        // JSON as if it were whole.
         Subject(name: "c-echo", skipped: ["bad-payload", "cancel-during", "time-limit", "outputs-bound"],
-                knownFailures: ["bad-request", "dry-run"]) {
+                knownFailures: []) {
             try plugin("c-echo", Profiles.cEcho)
         },
         Subject(name: "swift-hello", skipped: ["bad-config", "cancel-during", "time-limit", "outputs-bound"],
                 knownFailures: []) { try plugin("swift-hello", Profiles.swiftHello) },
         // Subprocess executors: the shell plugin as isolation: process runs it, and a command: program.
         Subject(name: "shell (isolation: process)", skipped: ["bad-request"]) { try isolated("shell", Profiles.shell) },
-        // The example Python executor ignores dryRun and accepts any payload (finding).
+        // The example Python executor accepts any payload (it echoes whatever it is given).
         Subject(name: "echo_executor.py (command)", skipped: ["bad-request", "bad-payload", "outputs-bound"]) {
             Prepared(target: .command(["python3", SourceTree.path("examples/executors/echo_executor.py")]), profile: Profiles.echo)
         },

@@ -13,7 +13,7 @@ import Testing
         {"badConfig": {"config": {"fail": true}, "message": "configured to fail"},
          "stream": {"description": "hello", "expect": "hello"},
          "outputs": {"payload": {"k": 1}, "expect": {"echo": {"k": 1}}},
-         "skip": {"dry-run": "c-echo ignores dryRun", "bad-request": "c-echo scans, it does not parse"}}
+         "skip": {"dry-run": "not this test's subject", "bad-request": "not this test's subject"}}
         """#
 
     @Test func aPluginThatKeepsItsProfileExitsZeroWithATable() async throws {
@@ -23,7 +23,7 @@ import Testing
         #expect(outcome.status == 0, "\(outcome)")
         #expect(outcome.stdout.contains("(c-echo 1.0.0):"), "\(outcome)")
         #expect(outcome.stdout.contains("pass  streaming      \"hello\" streamed"), "\(outcome)")
-        #expect(outcome.stdout.contains("skip  dry-run        the profile skips it: c-echo ignores dryRun"), "\(outcome)")
+        #expect(outcome.stdout.contains("skip  dry-run        the profile skips it: not this test's subject"), "\(outcome)")
         #expect(outcome.stdout.contains("skip  cancel-during  the profile has no long case"), "\(outcome)")
         #expect(outcome.stdout.contains("0 failed"), "\(outcome)")
     }
@@ -38,13 +38,14 @@ import Testing
         let checks = report["checks"]?.arrayValue ?? []
         #expect(checks.map { $0["name"]?.stringValue } == ["handshake", "dry-run"], "\(outcome)")
         #expect(checks.map { $0["outcome"]?.stringValue } == ["pass", "skip"], "\(outcome)")
-        // Without a profile, dry-run has no stream case: skipped. With one, it fails (c-echo ignores dryRun).
+        // Without a profile, dry-run has no stream case: skipped. A profile that expects what the
+        // plugin does not do fails the check that looks: c-echo streams its description, not "bye".
         let scratch = try Scratch()
-        let profile = try scratch.write("p.json", #"{"stream": {"description": "hi", "expect": "hi"}}"#)
-        let failing = try await CLI.run(["plugins", "check", try Self.cEcho(), "--profile", profile, "--only", "dry-run"])
+        let profile = try scratch.write("p.json", #"{"stream": {"description": "hi", "expect": "bye"}}"#)
+        let failing = try await CLI.run(["plugins", "check", try Self.cEcho(), "--profile", profile, "--only", "streaming"])
         #expect(failing.status == 1, "\(failing)")
-        #expect(failing.stdout.contains("FAIL  dry-run"), "\(failing)")
-        #expect(failing.stdout.contains("still ran"), "\(failing)")
+        #expect(failing.stdout.contains("FAIL  streaming"), "\(failing)")
+        #expect(failing.stdout.contains("the output does not contain \"bye\""), "\(failing)")
     }
 
     @Test func badInputIsExitTwoNamingTheProblem() async throws {

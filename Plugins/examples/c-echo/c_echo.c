@@ -10,6 +10,9 @@
  *    returns {"status":"succeeded","message":"echoed","outputs":{"echo":P}},
  *    P being the raw JSON text of the request's "payload" ({} when absent).
  *    When the payload holds "fail": true the status is "failed", exitCode 3.
+ *    With "dryRun": true nothing is streamed: {"status":"succeeded",
+ *    "message":"dry run: would echo"}. A request that is not one whole JSON
+ *    object is "invalid"; a call cancelled before it starts is "cancelled".
  *
  * The request is scanned, not parsed into a tree (json_scan.c: one pass over
  * the top-level object finds a key, the payload is copied as it is). Only
@@ -71,6 +74,9 @@ static char *c_echo_execute(void *instance, const char *request_json,
                            "\"message\":\"c-echo: the request is not a JSON object\"}");
     if (call && call->is_cancelled && call->is_cancelled(call))
         return copy_string("{\"status\":\"cancelled\",\"message\":\"cancelled\"}");
+    if (json_scan_find_member(request_json, request_length, "dryRun", &value, &value_end) &&
+        value_end - value == 4 && memcmp(value, "true", 4) == 0)
+        return copy_string("{\"status\":\"succeeded\",\"message\":\"dry run: would echo\"}");
 
     if (call && call->output &&
         json_scan_find_member(request_json, request_length, "description", &value,

@@ -208,5 +208,8 @@ int json_scan_is_object(const char *json, size_t len) {
     s.p = json;
     s.end = json + len;
     skip_ws(&s);
-    return s.p < s.end && *s.p == '{';
+    if (s.p >= s.end || *s.p != '{') return 0;
+    if (!skip_value(&s)) return 0; /* a truncated object never closes */
+    skip_ws(&s);
+    return s.p == s.end;
 }

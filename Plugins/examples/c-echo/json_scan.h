@@ -15,7 +15,9 @@
 #define JSON_SCAN_INTERNAL
 #endif
 
-/* Whether [json, json+len) starts (after whitespace) with an object. */
+/* Whether [json, json+len) is one whole object: it opens with '{', its brackets
+ * close (counted outside strings), and only whitespace follows. A truncated
+ * request fails this; it is not a full validation. */
 JSON_SCAN_INTERNAL int json_scan_is_object(const char *json, size_t len);
 
 /* Finds `key` among the members of the top-level object in [json, json+len).
