@@ -81,14 +81,11 @@ struct Query {
         return number
     }
 
-    /// Paging of a history list: `before` or `after` (a cursor from a previous answer, not both)
-    /// and `limit` (0 through `maximum`, `defaultLimit` when absent).
+    /// Paging of a history list: `before` and/or `after` (cursors from earlier answers; both: the
+    /// rows between them, from `after` on) and `limit` (0 through `maximum`, `defaultLimit` when absent).
     func page(defaultLimit: Int, maximum: Int) throws(APIError) -> PageRequest {
         let before = try int("before", in: 0...Int.max)
         let after = try int("after", in: 0...Int.max)
-        if before != nil && after != nil {
-            throw APIError.badParameter("before", "give before or after, not both (before pages back, after pages forward)")
-        }
         return PageRequest(before: before.map(Int64.init), after: after.map(Int64.init),
                            limit: try int("limit", in: 0...maximum) ?? defaultLimit)
     }
