@@ -14,6 +14,8 @@ import PackageDescription
 //                            dlopen loader, the subprocess protocol; used by the host and the executor host
 //   Sources/Deployment       the deployment config (planter.yaml): model, decoding, secrets, and dispatch of a
 //                            phase to the executor instance that serves it (created on first use)
+//   Sources/CSQLite          SQLite (Debian's libsqlite3-dev), for the history store
+//   Sources/Store            PlanterStore: the embedded history (plans, runs, attempts, events) in SQLite
 //   Sources/Host             the engine: manifest → validation → graph → runner → service → store
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
 //   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
@@ -83,6 +85,7 @@ let package = Package(
         .target(name: "PlanterJSON", path: "Sources/PlanterJSON"),
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
         .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
         .target(name: "PlanterDocument", dependencies: ["PlanterCore", "PlanterJSON", .product(name: "Yams", package: "Yams")],
@@ -91,15 +94,17 @@ let package = Package(
                 path: "Sources/ExecutorRuntime"),
         .target(name: "PlanterDeployment", dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime"],
                 path: "Sources/Deployment"),
+        .target(name: "PlanterStore", dependencies: ["CSQLite", "PlanterCore", "PlanterJSON"], path: "Sources/Store"),
         .target(
             name: "PlanterHost",
-            dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport"],
+            dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport",
+                           "PlanterStore"],
             path: "Sources/Host"
         ),
         .target(
             name: "PlanterServer",
             dependencies: [
-                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON",
+                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -130,6 +135,7 @@ let package = Package(
         tests("ExecutorAPITests", ["ExecutorRuntime", "PlanterCore", "PlanterJSON"]),
         tests("ShellExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterCLITests", ["PlanterJSON"]),
+        tests("PlanterStoreTests", ["PlanterStore", "PlanterJSON"]),
         tests("PlanterServerTests", [
             "PlanterServer", "PlanterHost", "PlanterJSON",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

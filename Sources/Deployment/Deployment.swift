@@ -19,6 +19,9 @@ public struct Deployment: Sendable {
     public var outputTailBytes = 64 * 1024
     public var secrets: [SecretDefinition] = []
     public var executors: [ExecutorDefinition] = []
+    /// How much run history the server keeps (`history: {runs: N, days: D}`); nil: no limit.
+    public var historyRuns: Int?
+    public var historyDays: Int?
     /// Extra plugin folders, searched before the standard ones.
     public var pluginPath: [String] = []
     /// Where this deployment came from, for messages ("built-in default" or a file path).

@@ -19,7 +19,7 @@ extension Deployment {
         }
     }
 
-    static let knownFields = "executorLabel, defaultExecutor, parallel, retry, outputTailBytes, secrets, executors, pluginPath"
+    static let knownFields = "executorLabel, defaultExecutor, parallel, retry, outputTailBytes, history, secrets, executors, pluginPath"
 
     public static func decode(_ json: JSON, source: String) -> (Deployment, Problems) {
         var problems = Problems()
@@ -44,6 +44,9 @@ extension Deployment {
         if let (value, path) = reader.take("outputtailbytes"),
             let bytes = FieldReader.integer(value, path, &problems, what: "outputTailBytes", range: 0...(1 << 30)) {
             deployment.outputTailBytes = bytes
+        }
+        if let (value, path) = reader.take("history") {
+            decodeHistory(value, path: path, into: &deployment, problems: &problems)
         }
         if let (value, path) = reader.take("retry") {
             deployment.backoff = decodeBackoff(value, path: path, problems: &problems)
@@ -94,6 +97,24 @@ extension Deployment {
         }
         reader.finish(&problems, known: "initialDelay, factor, maxDelay, jitter", severity: .error)
         return policy
+    }
+
+    /// `history: {runs: N, days: D}`: keep the newest N runs, and none that ended more than D days ago.
+    static func decodeHistory(_ value: JSON, path: String, into deployment: inout Deployment, problems: inout Problems) {
+        guard let object = value.objectValue else {
+            problems.error(path, "history must be an object such as {runs: 1000, days: 30}, got \(value.typeName)")
+            return
+        }
+        var reader = ObjectReader(object, path: path, problems: &problems)
+        if let (value, valuePath) = reader.take("runs") {
+            deployment.historyRuns = FieldReader.integer(value, valuePath, &problems, what: "history.runs (runs kept)",
+                                                         range: 1...10_000_000)
+        }
+        if let (value, valuePath) = reader.take("days") {
+            deployment.historyDays = FieldReader.integer(value, valuePath, &problems, what: "history.days (days kept)",
+                                                         range: 1...36_500)
+        }
+        reader.finish(&problems, known: "runs, days", severity: .error)
     }
 
     /// `secrets: {NAME: {env: VAR}}` or `{NAME: {file: /path}}`.

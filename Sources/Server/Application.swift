@@ -5,6 +5,7 @@ import NIOCore
 import PlanterCore
 import PlanterDeployment
 import PlanterHost
+import PlanterStore
 import ServiceLifecycle
 
 /// `planter serve`: the PlanterService behind Hummingbird, with graceful shutdown (SIGTERM,
@@ -13,10 +14,13 @@ public struct PlanterServer: Sendable {
     public enum StartupError: Error, CustomStringConvertible {
         /// The deployment config is invalid (exit 2).
         case invalidConfig([Problem])
+        /// The history database can neither be opened nor moved aside.
+        case history(String)
 
         public var description: String {
             switch self {
             case .invalidConfig(let problems): return "the deployment config is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
+            case .history(let message): return message
             }
         }
     }
@@ -51,10 +55,21 @@ public struct PlanterServer: Sendable {
         configuration.strict = PlanValidator.strictFromEnvironment(ProcessInfo.processInfo.environment)
         let stateFile = StateFile(root: settings.root)
         let hadState = stateFile.exists
+        configuration.retention = Retention(runs: setup.deployment.historyRuns, days: setup.deployment.historyDays)
         let eventLog = EventLog()
+        let history: History
+        switch await History.open(path: History.path(root: settings.root), eventLog: eventLog) {
+        case .success(let (opened, warning)):
+            history = opened
+            if let warning { logger.warning("\(warning)") }
+        case .failure(let error):
+            throw StartupError.history(error.description)
+        }
         let service = PlanterService(setup: setup, configuration: configuration, stateFile: stateFile, eventLog: eventLog,
-                                     sinks: [RunObserver(metrics: metrics, logger: logger)])
+                                     history: history, sinks: [RunObserver(metrics: metrics, logger: logger)])
         for warning in await service.start() { logger.warning("\(warning)") }
+        if let pruned = await service.pruneHistory() { logger.info("\(pruned)") }
+        logger.info("history", metadata: ["path": "\(history.store.path)"])
         logger.info("state", metadata: ["path": "\(stateFile.path)", "loaded": "\(hadState)"])
 
         var syncPending = false
@@ -122,6 +137,16 @@ public struct PlanterServer: Sendable {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await environment.shutdown.attach(group)
+        // Retention also applies when no run ends for a long time (`days`).
+        let service = self.service
+        let logger = self.logger
+        let pruner = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3600))
+                if let line = await service.pruneHistory() { logger.info("\(line)") }
+            }
+        }
+        defer { pruner.cancel() }
         try await group.run()
         logger.notice("Planter stopped")
     }

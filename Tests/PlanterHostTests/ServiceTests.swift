@@ -141,6 +141,13 @@ import Testing
         var state = try #require({ if case .loaded(let s) = StateFile(root: root).load() { return s } else { return nil } }())
         state.inFlightRunId = state.runs.last?.result.runId
         state.phaseStates["b"]?.status = .running
+        // The run's record agrees: b had not ended (the service now trusts the record's outcomes).
+        if var last = state.runs.last, let b = last.result.phases.firstIndex(where: { $0.id == "b" }) {
+            last.result.status = .running
+            last.result.phases[b].status = .running
+            last.result.phases[b].attempts[0].status = .running
+            state.record(last)
+        }
         try StateFile(root: root).save(state)
 
         let restarted = makeService(root: root, calls: calls)

@@ -58,7 +58,7 @@ import Testing
 
     @Test func unknownPathsAreJSON404s() async throws {
         try await withApplication { client in
-            for path in ["/nothing/here", "/", "/plans", "/runs/x/cancel/now", "/phases", "/Health", "/runs//cancel"] {
+            for path in ["/nothing/here", "/", "/planz", "/runs/x/cancel/now", "/phases", "/Health", "/runs//cancel"] {
                 let reply = expectError(try await client.send(.get, path), 404, "notFound")
                 #expect(reply.errorMessage.contains(path), "\(path): \(reply)")
             }

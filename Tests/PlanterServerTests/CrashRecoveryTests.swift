@@ -32,13 +32,15 @@ import Glibc
             defer { for (pid, start) in [(shell, shellStart), (sleeper, sleeperStart)] { killIfSame(pid, start) } }
             // The run was durable before its first phase started.
             #expect(try first.readStateFile()["inFlightRunId"]?.stringValue == runId)
-            // Progress saves are coalesced: wait until the file shows before done and deploy
-            // running, so the resumed run can skip before.
+            // The history commits each attempt and outcome as it happens (the state file keeps the
+            // run as it started): once GET /logs shows before done and deploy started, they are durable.
             let saved = await eventually(within: 10) {
-                let run = (try? first.readStateFile())?["runs"]?.arrayValue?.first { $0["runId"]?.stringValue == runId }
-                return run?.statuses == ["before": "succeeded", "deploy": "running"]
+                let events = (try? await first.json("/logs?runId=\(runId)"))?["events"]?.arrayValue ?? []
+                return events.contains { $0["phaseId"] == "before" && $0["type"] == "phaseFinished" }
+                    && events.contains { $0["phaseId"] == "deploy" && $0["type"] == "attemptStarted" }
             }
-            #expect(saved, "\((try? first.readStateFile())?.serialized ?? "no state file")")
+            let logged = (try? await first.json("/logs?runId=\(runId)"))?.serialized ?? "no answer"
+            #expect(saved, "\(logged)")
             let token = try String(contentsOfFile: first.root + "/state/instance", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
 

@@ -104,13 +104,14 @@ import Glibc
             let runId = try #require(answer["runId"]?.stringValue)
             let planId = try #require(answer["planId"]?.stringValue)
             #expect(await eventually(within: 10) { harness.lines("runs.log").contains("b-start") })
-            // Wait until the progress of a and solo has reached the state file (saves are coalesced).
+            // What GET /logs shows is committed: once it shows a and solo finished, a restart knows it.
             let saved = await eventually(within: 5) {
-                let file = try? first.readStateFile()
-                return file?["phaseStatus"]?["a"]?["status"] == "succeeded" && file?["phaseStatus"]?["solo"]?["status"] == "succeeded"
-                    && file?["inFlightRunId"]?.stringValue == runId
+                let events = (try? await first.json("/logs?runId=\(runId)&level=info"))?["events"]?.arrayValue ?? []
+                let finished = Set(events.filter { $0["type"] == "phaseFinished" }.compactMap { $0["phaseId"]?.stringValue })
+                return finished.isSuperset(of: ["a", "solo"])
             }
-            #expect(saved, "progress saved during the run: \((try? first.readStateFile())?.serialized ?? "none")")
+            #expect(saved, "progress committed during the run")
+            #expect((try? first.readStateFile())?["inFlightRunId"]?.stringValue == runId)
 
             first.kill()  // SIGKILL to planter and every phase process below it
             #expect(first.poll() == 128 + SIGKILL)
@@ -155,8 +156,10 @@ import Glibc
                 shellPhase("b", "echo b-start >> \(log); while [ ! -f \(gate) ] && [ -d \(harness.path("")) ]; do sleep 0.05; done; echo b >> \(log)", waitFor: ["a"]))
             let first = try await harness.start()
             let runId = try #require(try await first.plan(plan)["runId"]?.stringValue)
+            // a's end in GET /logs means it is committed in the history.
             #expect(await eventually(within: 10) {
-                harness.lines("runs.log").contains("b-start") && (try? first.readStateFile())?["phaseStatus"]?["a"]?["status"] == "succeeded"
+                let events = (try? await first.json("/logs?runId=\(runId)&phaseId=a"))?["events"]?.arrayValue ?? []
+                return harness.lines("runs.log").contains("b-start") && events.contains { $0["type"] == "phaseFinished" }
             })
             first.kill()
             let second = try await harness.start()

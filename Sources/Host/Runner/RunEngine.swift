@@ -220,9 +220,11 @@ final class RunEngine: @unchecked Sendable {
         records[index].status = status
         records[index].message = message
         unfinished -= 1
+        var details: JSONObject = ["status": .string(status.rawValue)]
+        // The history keeps them with the outcome: a run resumed after a crash hands them to dependents.
+        if !records[index].outputs.isEmpty { details.appendUnchecked("outputs", .object(records[index].outputs)) }
         emit(RunEvent(runId: options.runId, phaseId: records[index].id, attempt: records[index].attempts.count,
-                      kind: .phaseFinished, level: status == .succeeded ? .info : .error, message: message,
-                      details: ["status": .string(status.rawValue)]))
+                      kind: .phaseFinished, level: status == .succeeded ? .info : .error, message: message, details: details))
     }
 
     func skip(_ index: Int, _ message: String) {

@@ -69,8 +69,8 @@ extension PlanterService {
         return .object(object)
     }
 
-    /// GET /phases/:id
-    public func phaseAnswer(_ id: String) throws(ServiceError) -> JSON {
+    /// GET /phases/:id: with a history, its events and its runs come from there.
+    public func phaseAnswer(_ id: String) async throws(ServiceError) -> JSON {
         guard let phase = state.current?.manifest.phases.first(where: { $0.id == id }) else {
             throw .notFound("no phase \"\(id)\" in the applied plan")
         }
@@ -89,35 +89,18 @@ extension PlanterService {
         object.appendUnchecked("lastRunId", status["runId"] ?? .null)
         object.appendUnchecked("attempts", .array(record?.attempts.map(\.json) ?? []))
         object.appendUnchecked("output", .string(record?.output.text ?? ""))
-        object.appendUnchecked("events", .array(eventLog.query(EventFilter(phaseId: id, limit: 500)).map(\.json)))
+        object.appendUnchecked("events", .array(try await phaseEvents(id, limit: 500)))
+        if history != nil { object.appendUnchecked("history", try await phaseHistory(id, limit: 20)) }
         return .object(object)
     }
 
-    /// GET /runs
-    public func runsAnswer() -> JSON {
+    /// GET /runs without a history: the state's runs, newest first.
+    func runsAnswer() -> JSON {
         var runs = state.runs
-        if let active { runs.removeAll { $0.result.runId == active.runId } }
-        var list = runs.reversed().map { entry -> JSON in
-            guard case .object(var object) = Self.summary(entry.result) else { return .null }
-            object["planId"] = .string(entry.planId)
-            object["trigger"] = .string(entry.trigger.rawValue)
-            if entry.interrupted { object["interrupted"] = true }
-            return .object(object)
+        if let active {
+            runs.removeAll { $0.result.runId == active.runId }
+            runs.append(RunEntry(result: active.runner.snapshot(), planId: active.planId, trigger: active.trigger))
         }
-        if let active, case .object(var object) = Self.summary(active.runner.snapshot()) {
-            object["planId"] = .string(active.planId)
-            object["trigger"] = .string(active.trigger.rawValue)
-            list.insert(.object(object), at: 0)
-        }
-        return ["runs": .array(list)]
-    }
-
-    /// GET /runs/:id
-    public func runAnswer(_ runId: String) throws(ServiceError) -> JSON {
-        if let active, active.runId == runId {
-            return RunEntry(result: active.runner.snapshot(), planId: active.planId, trigger: active.trigger).json
-        }
-        guard let entry = state.run(runId) else { throw .notFound("no run \(runId)") }
-        return entry.json
+        return ["runs": .array(runs.reversed().map(\.listed))]
     }
 }

@@ -43,6 +43,9 @@ extension PlanterService {
         guard var entry else { return }
         Self.markInterrupted(&entry, at: .now(), killed: killedAttempts)
         state.record(entry)
+        history?.record(run: entry)
+        // What succeeded before the crash is not run again by the resume.
+        recordOutcomes(entry.result)
         for phase in entry.result.phases where phase.message.hasPrefix(Self.interruptedPrefix) {
             state.phaseStates[phase.id] = PhaseState(status: phase.status, runId: runId, message: phase.message,
                                                      updatedAt: phase.endedAt)

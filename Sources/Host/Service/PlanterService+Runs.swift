@@ -1,5 +1,6 @@
 import PlanterCore
 import PlanterJSON
+import PlanterStore
 
 /// Runs: starting one (which phases, with what options), recording its outcome in the state,
 /// saving progress while it runs, reruns of one phase, cancel, and waiting for the end.
@@ -29,17 +30,20 @@ extension PlanterService {
         options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
-        let progress = ProgressSink(service: self)
-        let runner = Runner(plan: plan, options: options, sinks: [eventLog, progress] + extraSinks)
+        // With a history, events reach the EventLog once committed (History forwards them).
+        let runner = Runner(plan: plan, options: options, sinks: [logSink] + extraSinks)
         let runId = options.runId
         if trigger != .rerun {
             // This plan is now the applied one; phases it no longer has are forgotten.
+            history?.record(plan: stored)
             state.current = stored
             let ids = Set(plan.phases.map(\.id))
             state.phaseStates = state.phaseStates.filter { ids.contains($0.key) }
         }
         state.inFlightRunId = runId
-        state.record(RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger))
+        let entry = RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger)
+        state.record(entry)
+        history?.record(run: entry)
         // Durable before the first phase starts: after a crash, the next start knows which
         // run's processes to look for (they carry its id and our token from their exec on).
         saveLogged()
@@ -52,12 +56,19 @@ extension PlanterService {
 
     private func finish(_ run: ActiveRun) async {
         let result = await run.task.value
-        record(result, of: run)
-        state.record(RunEntry(result: result, planId: run.planId, trigger: run.trigger))
+        recordOutcomes(result)
+        let entry = RunEntry(result: result, planId: run.planId, trigger: run.trigger)
+        state.record(entry)
+        history?.record(run: entry)
+        // Committed before a waiter's answer (or the next request) can report the run ended.
+        await history?.store.flush()
         state.inFlightRunId = nil
         active = nil
         saveLogged()
         for waiter in endWaiters.removeValue(forKey: run.runId) ?? [] { waiter.resume() }
+        if history != nil, configuration.retention != Retention() {
+            Task { if let line = await self.pruneHistory() { self.logSink.receive(RunEvent(runId: "", kind: .log, message: line)) } }
+        }
         if !queue.isEmpty && accepting {
             let next = queue.removeFirst()
             // The applied plan has changed since it was queued: its diff is taken now.
@@ -73,7 +84,7 @@ extension PlanterService {
     }
 
     /// Copies final outcomes of the phases a run executed into the per-phase state.
-    private func record(_ result: RunResult, of run: ActiveRun) {
+    func recordOutcomes(_ result: RunResult) {
         for record in result.phases where record.status.isFinal && !record.attempts.isEmpty || record.status == .failed {
             state.phaseStates[record.id] = PhaseState(status: record.status, runId: result.runId, message: record.message,
                                                       outputs: record.outputs, labels: record.labels, updatedAt: record.endedAt)
@@ -83,28 +94,11 @@ extension PlanterService {
         }
     }
 
-    /// During a run: attempts that started and phases that finished are saved (coalesced), so
-    /// a crash loses at most what was in flight.
-    func noteProgress() {
-        Task {
-            try? await Task.sleep(for: configuration.progressSaveInterval)
-            self.flushProgress()
-        }
-    }
-
-    private func flushProgress() {
-        // Cleared before the save reads the progress: an event after this schedules another.
-        saveScheduled.store(false, ordering: .releasing)
-        // Once the run has ended, finish() has saved; a late progress save would overwrite
-        // whatever the file has become since (an edit followed by a reload, say).
-        guard active != nil else { return }
-        saveLogged()
-    }
-
+    /// For a save while a run is in progress (shutdown, STOP): the run as far as it got.
     func mergeActiveProgress() {
         guard let active else { return }
         let snapshot = active.runner.snapshot()
-        record(snapshot, of: active)
+        recordOutcomes(snapshot)
         state.record(RunEntry(result: snapshot, planId: active.planId, trigger: active.trigger))
     }
 

@@ -4,22 +4,23 @@ import PlanterJSON
 import Synchronization
 
 /// The server's heart: the applied and staged plans, each phase's last outcome, the run in
-/// progress and the history, persisted to the state file. One run at a time; drift-aware
-/// runs execute only what changed, what did not succeed, and what waits on those.
+/// progress and the history. The state file is the snapshot (saved when a run starts and
+/// ends, on shutdown); the history store, when there is one, is the journal of every run,
+/// attempt and event. One run at a time; drift-aware runs execute only what changed, what
+/// did not succeed, and what waits on those.
 public actor PlanterService {
     public let setup: DeploymentSetup
     public let configuration: ServiceConfiguration
     public let stateFile: StateFile
     public let eventLog: EventLog
+    /// The embedded history (nil: runs and events live in memory only, as for an embedder's tests).
+    public nonisolated let history: History?
     let extraSinks: [any EventSink]
 
     var state = PlanterState()
     var active: ActiveRun?
     var queue: [QueuedPlan] = []
     var accepting = true
-    /// Set while a progress save is scheduled: ProgressSink reads it on the runner's threads
-    /// and makes no task for an event that a scheduled save will cover.
-    nonisolated let saveScheduled = Atomic<Bool>(false)
     /// This Planter's instance token (InstanceToken), given to every run: its phase
     /// processes carry it, so the next start can find what a crash left running.
     var owner: String?
@@ -43,13 +44,17 @@ public actor PlanterService {
     }
 
     public init(setup: DeploymentSetup, configuration: ServiceConfiguration = ServiceConfiguration(), stateFile: StateFile,
-                eventLog: EventLog = EventLog(), sinks: [any EventSink] = []) {
+                eventLog: EventLog = EventLog(), history: History? = nil, sinks: [any EventSink] = []) {
         self.setup = setup
         self.configuration = configuration
         self.stateFile = stateFile
         self.eventLog = eventLog
+        self.history = history
         extraSinks = sinks
     }
+
+    /// Where the service's own log lines go: through the history when there is one.
+    var logSink: any EventSink { history ?? eventLog }
 
     // MARK: Start-up, reload, save
 
@@ -57,7 +62,7 @@ public actor PlanterService {
     /// interrupted, after whatever its phases left running has been killed (see
     /// PlanterService+Recovery.swift); the next apply or plan resumes it. Returns warnings
     /// for the log. Call it before serving: nothing may resume before the kills.
-    public func start() -> [String] {
+    public func start() async -> [String] {
         var warnings: [String] = []
         loadOwner(&warnings)
         switch stateFile.load() {
@@ -75,6 +80,7 @@ public actor PlanterService {
                 warnings.append("the stored plan breaks a rule of this version, kept as it is (a new plan replaces it): \(problem)")
             }
             if let runId = state.inFlightRunId {
+                await mergeStoredProgress(of: runId, &warnings)
                 recoverInterruptedRun(runId, &warnings)
                 warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")
                 state.inFlightRunId = nil
@@ -83,6 +89,7 @@ public actor PlanterService {
         case .corrupt(let movedTo, let reason):
             warnings.append("the state file \(stateFile.path) is corrupt (\(reason)); moved it to \(movedTo) and started empty")
         }
+        await importRunsIntoHistory()
         return warnings
     }
 
@@ -120,7 +127,7 @@ public actor PlanterService {
             return nil
         } catch {
             lastSaveError = error
-            eventLog.receive(RunEvent(runId: "", kind: .log, level: .error, message: "could not save state: \(error)"))
+            logSink.receive(RunEvent(runId: "", kind: .log, level: .error, message: "could not save state: \(error)"))
             return error
         }
     }
@@ -239,6 +246,7 @@ public actor PlanterService {
             while self.active != nil { await Task.yield() }
         }
         let saveError = saveLogged()
+        await history?.store.flush()
         // Destroying instances and stopping executor processes blocks: on a thread of its own.
         let registry = setup.registry
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in

@@ -1,4 +1,5 @@
 import PlanterCore
+import PlanterStore
 
 /// An answer the API turns into an error response. Nothing changes state when one is thrown.
 public enum ServiceError: Error, Sendable, CustomStringConvertible {
@@ -23,10 +24,10 @@ public struct ServiceConfiguration: Sendable {
     public var parallel: Int = RunOptions.defaultParallel
     /// How long a shutdown lets a running plan finish before cancelling it.
     public var shutdownGrace: Duration = .seconds(10)
-    /// While a run is in progress, state is saved at most this often (coalesced).
-    public var progressSaveInterval: Duration = .milliseconds(200)
     /// Every plan is validated in strict mode (`PLANTER_STRICT=1`): warnings are errors.
     public var strict = false
+    /// How much history to keep (the deployment's `history`); pruned after each run and hourly.
+    public var retention = Retention()
 
     public init() {}
 }

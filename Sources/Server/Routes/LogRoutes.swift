@@ -3,10 +3,12 @@ import NIOCore
 import PlanterCore
 import PlanterHost
 import PlanterJSON
+import PlanterStore
 
-/// GET /logs: events filtered by runId, planId, phaseId, level, since, limit; with
-/// follow=true, Server-Sent Events (`data: <event>\n\n`): the backlog, then live events
-/// until the followed run (runId, else the run active at the request) has finished.
+/// GET /logs: events filtered by runId, planId, phaseId, level, since, limit, paged by
+/// `before`/`after` (event seq cursors); answered from the history store, so it reads the same
+/// after a restart. With follow=true, Server-Sent Events (`data: <event>\n\n`): the backlog,
+/// then live events until the followed run (runId, else the run active at the request) has finished.
 enum LogRoutes {
     static let defaultLimit = 1000
     /// The event log keeps no more than this many events, so a larger limit means nothing.
@@ -17,6 +19,7 @@ enum LogRoutes {
         var runId: String?
         var planId: String?
         var follow: Bool
+        var page: PageRequest
     }
 
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
@@ -28,20 +31,60 @@ enum LogRoutes {
             if parsed.follow {
                 return await follow(parsed, service: service, eventLog: eventLog)
             }
-            let events = eventLog.query(parsed.filter)
-            var writer = JSONWriter(capacity: 256 + events.count * 192)
-            writer.beginObject()
-            writer.field("count", events.count)
-            writer.key("events")
-            writer.bytes.append(UInt8(ascii: "["))
-            for (index, event) in events.enumerated() {
-                if index > 0 { writer.comma() }
-                event.write(to: &writer)
-            }
-            writer.bytes.append(UInt8(ascii: "]"))
-            writer.endObject()
-            return Reply.bytes(writer.bytes)
+            guard let history = service.history else { return memoryAnswer(eventLog.query(parsed.filter)) }
+            return try await storedAnswer(parsed, history: history)
         }
+    }
+
+    /// `{"count", "more", "cursor": {"before", "after"}, "events": [{"seq", …}]}`, oldest first.
+    static func storedAnswer(_ parsed: LogQuery, history: History) async throws(APIError) -> Response {
+        var query = EventQuery(runIds: parsed.runId.map { [$0] }, planId: parsed.planId, phaseId: parsed.filter.phaseId,
+                               minimumLevel: parsed.filter.minimumLevel.map { Int64($0.rawValue) },
+                               since: parsed.filter.since?.nanoseconds, page: parsed.page)
+        query.page.limit = parsed.filter.limit ?? defaultLimit
+        let page: Page<EventRow>
+        do { page = try await history.store.events(query) } catch {
+            throw APIError.unavailable("the history database cannot be read: \(error)")
+        }
+        var writer = JSONWriter(capacity: 256 + page.rows.reduce(0) { $0 + $1.row.body.count + 16 })
+        writer.beginObject()
+        writer.field("count", page.rows.count)
+        writer.field("more", page.more)
+        writer.key("cursor")
+        writer.beginObject()
+        writer.field("before", page.rows.first.map { JSON.int($0.seq) } ?? .null)
+        writer.field("after", page.rows.last.map { JSON.int($0.seq) } ?? .null)
+        writer.endObject()
+        writer.comma()
+        writer.key("events")
+        writer.bytes.append(UInt8(ascii: "["))
+        for (index, entry) in page.rows.enumerated() {
+            if index > 0 { writer.comma() }
+            // The stored event with its cursor first: `{"seq":N,` + the rest of its object.
+            writer.writeRaw("{\"seq\":")
+            writer.writeRaw(String(entry.seq))
+            writer.comma()
+            writer.bytes.append(contentsOf: entry.row.body.dropFirst())
+        }
+        writer.bytes.append(UInt8(ascii: "]"))
+        writer.endObject()
+        return Reply.bytes(writer.bytes)
+    }
+
+    /// Without a history store (an embedder's server): the in-memory log.
+    static func memoryAnswer(_ events: [RunEvent]) -> Response {
+        var writer = JSONWriter(capacity: 256 + events.count * 192)
+        writer.beginObject()
+        writer.field("count", events.count)
+        writer.key("events")
+        writer.bytes.append(UInt8(ascii: "["))
+        for (index, event) in events.enumerated() {
+            if index > 0 { writer.comma() }
+            event.write(to: &writer)
+        }
+        writer.bytes.append(UInt8(ascii: "]"))
+        writer.endObject()
+        return Reply.bytes(writer.bytes)
     }
 
     static func parse(_ query: Query, service: PlanterService) async throws(APIError) -> LogQuery {
@@ -49,7 +92,9 @@ enum LogRoutes {
         let runId = query.string("runId")
         let planId = query.string("planId")
         if let runId { filter.runIds = [runId] }
-        if let planId {
+        let follow = try query.bool("follow")
+        // The store reads a plan's runs itself; live followers filter in memory.
+        if let planId, service.history == nil || follow {
             let ids = await service.runIds(ofPlan: planId)
             filter.runIds = filter.runIds.map { $0.intersection(ids) } ?? ids
         }
@@ -59,8 +104,9 @@ enum LogRoutes {
             filter.minimumLevel = LogLevel.allCases.first { $0.name == level } ?? .warning
         }
         filter.since = try query.timestamp("since")
-        filter.limit = try query.int("limit", in: 0...maximumLimit) ?? defaultLimit
-        return LogQuery(filter: filter, runId: runId, planId: planId, follow: try query.bool("follow"))
+        let page = try query.page(defaultLimit: defaultLimit, maximum: maximumLimit)
+        filter.limit = page.limit
+        return LogQuery(filter: filter, runId: runId, planId: planId, follow: follow, page: page)
     }
 
     // MARK: Server-Sent Events

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import PlanterCore
 import PlanterHost
+import PlanterStore
 
 /// Query options, read once per request. Booleans: `true`/`1`/`yes` or bare (`?wait`),
 /// `false`/`0`/`no`; anything else is a 400 naming the parameter. Every name is also read in
@@ -78,6 +79,15 @@ struct Query {
         }
         guard range.contains(number) else { throw APIError.badParameter(sent, "out of range: expected \(allowed), got \(number)") }
         return number
+    }
+
+    /// Paging of a history list: `before` and/or `after` (cursors from earlier answers; both: the
+    /// rows between them, from `after` on) and `limit` (0 through `maximum`, `defaultLimit` when absent).
+    func page(defaultLimit: Int, maximum: Int) throws(APIError) -> PageRequest {
+        let before = try int("before", in: 0...Int.max)
+        let after = try int("after", in: 0...Int.max)
+        return PageRequest(before: before.map(Int64.init), after: after.map(Int64.init),
+                           limit: try int("limit", in: 0...maximum) ?? defaultLimit)
     }
 
     /// Earliest and latest `since` a Timestamp holds (nanoseconds in an Int64: 1677-09-21 to 2262-04-11);
