@@ -90,7 +90,7 @@ import Testing
             #expect(operations.count >= 17, "\(operations)")
             #expect(Set(operations.map(\.1)) == ["/plan", "/diff", "/apply", "/state", "/status", "/phases/{id}", "/phases/{id}/run", "/runs",
                                                   "/runs/{id}", "/runs/{id}/cancel", "/logs", "/health", "/ready", "/metrics",
-                                                  "/STOP", "/RELOAD", "/openapi.yaml"])
+                                                  "/STOP", "/RELOAD", "/openapi.yaml", "/plans", "/plans/{id}"])
             for (method, template) in operations where template != "/STOP" {
                 let concrete = template.replacingOccurrences(of: "{id}", with: "x")
                 let answer = try await server.request(.init(rawValue: method), concrete, body: method == "POST" ? "[]" : nil)
