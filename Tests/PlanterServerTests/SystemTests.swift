@@ -20,7 +20,7 @@ import Testing
             let checks = try ready.json()
             #expect(checks["status"] == "ready")
             let names = (checks["checks"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
-            #expect(names == ["stateFolder", "plugins", "accepting"], "\(ready)")
+            #expect(names == ["stateFolder", "history", "plugins", "accepting"], "\(ready)")
             // Plugins that fail to load are listed but not fatal (a build folder may hold foreign .so files).
             #expect(checks["checks"]?.arrayValue?.filter { $0["fatal"] != false }.allSatisfy { $0["ok"] == true } == true, "\(ready)")
             #expect(checks["checks"]?.arrayValue?.first { $0["name"] == "plugins" }?["fatal"] == false)

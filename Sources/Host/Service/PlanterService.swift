@@ -26,6 +26,9 @@ public actor PlanterService {
     var owner: String?
     /// Why the last save failed (nil once one succeeds).
     var lastSaveError: (any Error)?
+
+    /// Why the last state save failed, for /ready (nil while saves succeed).
+    public var lastSaveProblem: String? { lastSaveError.map { "\($0)" } }
     /// Callers of wait=true, resumed once finish() has recorded their run.
     var endWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 

@@ -86,8 +86,18 @@ enum SystemRoutes {
         let stateFile = await service.stateFile
         if let problem = stateFile.checkWritable() {
             check("stateFolder", false, problem)
+        } else if let problem = await service.lastSaveProblem {
+            check("stateFolder", false, "the last save of \(stateFile.path) failed: \(problem)")
         } else {
             check("stateFolder", true, "the folder of \(stateFile.path) is writable")
+        }
+        if let history = service.history {
+            // A failed commit means what followers were shown may not be in the database.
+            if let problem = history.store.lastError {
+                check("history", false, "the history store failed a write: \(problem)")
+            } else {
+                check("history", true, "the history store takes writes")
+            }
         }
         let catalog = await service.setup.catalog
         let loaded = catalog.plugins.map { JSON.string($0.name) }
