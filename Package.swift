@@ -128,7 +128,7 @@ let package = Package(
         .executableTarget(name: "planter-executor-host", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"],
                           path: "Sources/ExecutorHost"),
         // Shared by the plugin test targets: finding a built plugin, collecting a call's output, a test HTTP server, a runc rootfs.
-        .target(name: "PlanterTestSupport", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"], path: "Tests/Support"),
+        .target(name: "PlanterTestSupport", dependencies: ["ExecutorRuntime", "ExecutorKit", "PlanterCore", "PlanterJSON"], path: "Tests/Support"),
         tests("PlanterJSONTests", ["PlanterJSON"]),
         tests("ExecutorKitTests", ["ExecutorKit", "ProcessSupport", "PlanterTestSupport"]),
         tests("PlanterHostTests", ["PlanterHost", "PlanterDeployment", "PlanterDocument", "ExecutorRuntime", "PlanterCore", "PlanterJSON"]),

@@ -124,7 +124,7 @@ final class ContainerPlugin: ExecutorPlugin, @unchecked Sendable {
         case .success(let dir): attemptDir = dir
         case .failure(let error): return .failed(error.message)
         }
-        defer { Files.removeTree(attemptDir) }
+        defer { FileTree.remove(attemptDir) }
         let ioDir = attemptDir + "/io"
         if let error = Files.makeDir(ioDir, mode: 0o777) { return .failed(error) }
         chmod(ioDir, 0o777)  // mkdir applies the umask; the container's user may not be root

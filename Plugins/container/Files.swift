@@ -70,37 +70,6 @@ enum Files {
         return .success(Array(bytes[..<count]))
     }
 
-    /// Removes `path` and everything under it, never following symbolic links, and never
-    /// crossing into another file system (a mount left behind by a runtime).
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        removeTree(path, info: info, device: info.st_dev)
-    }
-
-    private static func removeTree(_ path: String, info: stat, device: dev_t) {
-        guard (info.st_mode & S_IFMT) == S_IFDIR else {
-            unlink(path)
-            return
-        }
-        guard info.st_dev == device else { return }
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                    String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names {
-                var child = stat()
-                if lstat(path + "/" + name, &child) == 0 { removeTree(path + "/" + name, info: child, device: device) }
-            }
-        }
-        rmdir(path)
-    }
-
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

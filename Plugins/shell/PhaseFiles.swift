@@ -57,7 +57,7 @@ final class PhaseFolder: Sendable {
         let directory = tempRoot + "/" + namePrefix + owner + String(staging.suffix(6))
         func fail(_ message: String, lock: Int32 = -1) -> Result<PhaseFolder, PluginError> {
             if lock >= 0 { close(lock) }
-            removeTree(staging)
+            FileTree.remove(staging)
             return .failure(PluginError(message))
         }
         let lockFD = open(staging + "/" + lockName, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -75,7 +75,7 @@ final class PhaseFolder: Sendable {
 
     deinit {
         for slot in idleSlots.withLock({ $0 }) { close(slot.fd) }
-        removeTree(directory)
+        FileTree.remove(directory)
         close(lockFD)
     }
 
@@ -104,14 +104,14 @@ final class PhaseFolder: Sendable {
             guard lstat(candidate.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid()
             else { continue }
             if candidate.staging {
-                if time(nil) - info.st_mtim.tv_sec > 60 { removeTree(candidate.path) }
+                if time(nil) - info.st_mtim.tv_sec > 60 { FileTree.remove(candidate.path) }
                 continue
             }
             let lock = open(candidate.path + "/" + lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
             if lock < 0 {
-                removeTree(candidate.path)  // never locked: made before folders had locks
+                FileTree.remove(candidate.path)  // never locked: made before folders had locks
             } else {
-                if flock(lock, LOCK_EX | LOCK_NB) == 0 { removeTree(candidate.path) }
+                if flock(lock, LOCK_EX | LOCK_NB) == 0 { FileTree.remove(candidate.path) }
                 close(lock)
             }
         }
@@ -163,7 +163,7 @@ final class PhaseFolder: Sendable {
     /// Drops a slot: whatever its name holds now goes (a later slot gets a new name).
     private func retire(_ slot: InputsSlot) {
         close(slot.fd)
-        removeTree(slot.path)
+        FileTree.remove(slot.path)
     }
 }
 
@@ -221,22 +221,3 @@ struct PhaseFiles {
     }
 }
 
-/// `rm -rf` for a folder this plugin created: descends into folders, never follows symlinks.
-func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR, let dir = opendir(path) {
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        closedir(dir)
-        for name in names { removeTree(path + "/" + name) }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}

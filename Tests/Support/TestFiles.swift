@@ -1,3 +1,4 @@
+internal import ExecutorKit
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,24 +41,7 @@ public final class TempDir: Sendable {
 }
 
 /// `rm -rf` that never follows a link.
-public func removeTree(_ path: String) {
-    var info = stat()
-    guard lstat(path, &info) == 0 else { return }
-    if (info.st_mode & S_IFMT) == S_IFDIR {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for name in names { removeTree(path + "/" + name) }
-        }
-        rmdir(path)
-    } else {
-        unlink(path)
-    }
-}
+public func removeTree(_ path: String) { FileTree.remove(path) }
 
 /// Gone = no /proc entry, or a zombie (PID 1 in a container may never reap orphans). Waits up
 /// to 10 s: signals are delivered asynchronously, and late on a loaded machine.
