@@ -33,7 +33,7 @@ public struct Deployment: Sendable {
     /// found, named after the plugin.
     public static func builtIn(plugins: PluginCatalog) -> Deployment {
         var deployment = Deployment()
-        deployment.executors = plugins.plugins.map { ExecutorDefinition(name: $0.name, plugin: $0.name) }
+        deployment.executors = plugins.names.map { ExecutorDefinition(name: $0, plugin: $0) }
         return deployment
     }
 }

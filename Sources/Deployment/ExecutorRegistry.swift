@@ -38,9 +38,9 @@ public final class ExecutorRegistry: Sendable {
         if builtIns[NoopExecutor.name] == nil { builtIns[NoopExecutor.name] = NoopExecutor() }
         self.deployment = deployment
         self.catalog = catalog
-        let secretValues: [String: String]
-        var problems: Problems
-        (secretValues, problems) = SecretValues.read(deployment.secrets, environment: environment)
+        let secretsRead = SecretValues.read(deployment.secrets, environment: environment)
+        let secretValues = secretsRead.values
+        var problems = secretsRead.problems
         masker = SecretMasker(secrets: Array(secretValues.values))
 
         var bindings: [ExecutorBinding] = []
@@ -71,17 +71,23 @@ public final class ExecutorRegistry: Sendable {
                 bind(builtIn, plugin: definition.plugin)
                 continue
             }
-            guard let plugin = catalog.plugin(named: definition.plugin) else {
+            guard catalog.path(named: definition.plugin) != nil else {
                 let reason = Self.pluginNotFoundReason(definition.plugin, catalog)
                 unavailable[definition.name] = reason
                 // Not fatal: phases that use this executor fail validation, the others run.
                 problems.warning(JSONPointer.append(definition.path, "plugin"), reason)
                 continue
             }
-            let (name, config) = (definition.name, definition.config)
+            // The plugin is loaded with its first instance: a plan that never uses it loads nothing.
+            let (name, config, pluginName) = (definition.name, definition.config, definition.plugin)
             bind(LazyExecutor(name: name) { () throws(PluginFailure) in
-                try plugin.makeExecutor(name: name, config: config, log: log)
-            }, plugin: plugin.name)
+                guard let plugin = catalog.plugin(named: pluginName) else {
+                    // ExecutorRegistry, not Self: in a class, Self would capture the half-made self.
+                    throw PluginFailure(path: catalog.path(named: pluginName) ?? pluginName,
+                                        reason: ExecutorRegistry.pluginNotFoundReason(pluginName, catalog))
+                }
+                return try plugin.makeExecutor(name: name, config: config, log: log)
+            }, plugin: pluginName)
         }
         self.bindings = bindings
         self.unavailable = unavailable

@@ -22,7 +22,8 @@ extension ExecutorRegistry {
             options = SubprocessExecutor.Options(command: command)
             pluginName = subprocessPluginName
         } else {
-            guard let plugin = catalog.plugin(named: definition.plugin) else {
+            // planter-executor-host loads the plugin in its own process: the host needs only its path.
+            guard let pluginPath = catalog.path(named: definition.plugin) else {
                 return .failure(SubprocessSetupError(field: "plugin", reason: pluginNotFoundReason(definition.plugin, catalog)))
             }
             let host: String
@@ -30,11 +31,11 @@ extension ExecutorRegistry {
             case .failure(let error): return .failure(SubprocessSetupError(field: "isolation", reason: error.description))
             case .success(let path): host = path
             }
-            options = SubprocessExecutor.Options(command: [host, plugin.path, "--name", definition.name])
+            options = SubprocessExecutor.Options(command: [host, pluginPath, "--name", definition.name])
             // A crash should end the executor host at once: the Swift runtime's backtracer would
             // first spend seconds symbolicating. Set SWIFT_BACKTRACE in `env` to get backtraces.
             options.environment["SWIFT_BACKTRACE"] = "enable=no"
-            pluginName = plugin.name
+            pluginName = definition.plugin
         }
         for (key, value) in definition.env { options.environment[key] = value }
         options.config = definition.config
@@ -46,11 +47,10 @@ extension ExecutorRegistry {
     public static let subprocessPluginName = "subprocess"
 
     static func pluginNotFoundReason(_ name: String, _ catalog: PluginCatalog) -> String {
-        let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
-        let file = "\(PluginLoader.filePrefix)\(name)\(PluginLoader.fileSuffix)"
-        if let failure = catalog.failures.first(where: { $0.path.hasSuffix("/" + file) || $0.path == file }) {
+        if let failure = catalog.failure(named: name) {
             return "plugin \"\(name)\" failed to load: \(failure.reason)"
         }
+        let known = catalog.plugins.map(\.name).sorted().joined(separator: ", ")
         return "no plugin named \"\(name)\" was found (found: \(known.isEmpty ? "none" : known))"
     }
 }

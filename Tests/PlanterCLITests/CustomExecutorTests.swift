@@ -59,4 +59,37 @@ import Testing
         #expect(message.contains("executor broken could not be created") && message.contains("c-echo: configured to fail"),
                 "\(run)")
     }
+
+    /// Plugins are loaded (dlopen) when an executor first needs one: checking a plan loads none,
+    /// and a run loads only the plugins its phases use. The plugin here records its loading.
+    @Test func pluginsAreLoadedOnlyWhenARunUsesThem() async throws {
+        let scratch = try Scratch()
+        let library = scratch.path("libplanter-minimal.so")
+        let recorder = try scratch.write("loaded.c", """
+            #include <stdio.h>
+            #include <stdlib.h>
+            __attribute__((constructor)) static void loaded(void) {
+                const char *marker = getenv("PLANTER_TEST_MARKER");
+                FILE *file = marker ? fopen(marker, "a") : NULL;
+                if (file) { fputs("loaded\\n", file); fclose(file); }
+            }
+            """)
+        let compile = try await CLI.runTool("/usr/bin/cc", ["-shared", "-fPIC", "-Wall", "-Werror", "-I", "Sources/ExecutorAPI/include",
+                                                            "-o", library, "examples/executors/minimal.c", recorder],
+                                            directory: Self.repository)
+        #expect(compile.status == 0, "\(compile)")
+        let marker = scratch.path("marker")
+        let environment = ["PLANTER_PLUGIN_PATH": scratch.path, "PLANTER_TEST_MARKER": marker]
+        let noopPlan = try scratch.write("noop.json", #"[{"kind": "Phase", "id": "only"}]"#)
+
+        let validate = try await CLI.run(["validate", CLI.example("executors/minimal.json")], environment: environment)
+        #expect(validate.status == 0, "\(validate)")
+        #expect(!scratch.exists("marker"), "validate loaded the plugin")
+        let noop = try await CLI.run(["run", noopPlan], environment: environment)
+        #expect(noop.status == 0, "\(noop)")
+        #expect(!scratch.exists("marker"), "a run that does not use the plugin loaded it")
+        let run = try await CLI.run(["run", CLI.example("executors/minimal.json")], environment: environment)
+        #expect(run.status == 0, "\(run)")
+        #expect((try? String(contentsOfFile: marker, encoding: .utf8)) == "loaded\n", "the run that uses it loads it once")
+    }
 }
