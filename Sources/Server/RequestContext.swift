@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import PlanterDeployment
 
 /// Per-request context: the logger Hummingbird gives each request, the route the dispatcher
 /// matched, the namespace the path names and who is calling. A plain value: building it

@@ -1,4 +1,5 @@
 import Logging
+import PlanterDeployment
 import PlanterHost
 
 /// What the route handlers share: the namespaces, settings, metrics, the start time, the

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PlanterCore
+import PlanterDeployment
 import PlanterDocument
 import PlanterJSON
 import Testing
@@ -85,5 +86,6 @@ import Testing
         #expect(AccessTokens(grants: grants).grant(for: Array("Bearer good-token".utf8))?.name == "a")
         #expect(AccessTokens(grants: grants).grant(for: Array("Bearer good-tokeN".utf8)) == nil)
         #expect(grant.covers("anything") && grant.role == .admin)
+        #expect(AccessTokens.redactingQuotes(#"the key "s3cret" is given more than once, "x"#) == #"the key "…" is given more than once, "…""#)
     }
 }

@@ -70,6 +70,40 @@ import Testing
         }
     }
 
+    @Test func aNamespacesParallelLimitCapsItsPhasesAtOnce() async throws {
+        try await withHarness { harness in
+            try harness.write("deployment.yaml", """
+                parallel: 4
+                namespaces:
+                  one-at-a-time: {parallel: 1}
+                executors:
+                  - name: shell
+                    plugin: shell
+                """)
+            let server = try await harness.start(arguments: ["--config", harness.path("deployment.yaml")])
+            // Each phase holds a lock folder for 300 ms: two at once make one of them fail.
+            func plan(_ lock: String) -> String {
+                manifest((1...3).map { shellPhase("p\($0)", "mkdir \(harness.path(lock)) || exit 1; sleep 0.3; rmdir \(harness.path(lock))") })
+            }
+            let capped = try await server.post("/namespaces/one-at-a-time/plan?wait=true", plan("capped")).json()
+            #expect(capped["result"]?["status"]?.stringValue == "succeeded", "\(capped)")
+            // Without the limit the same plan overlaps (so the test can tell).
+            let open = try await server.post("/namespaces/open/plan?wait=true", plan("open")).json()
+            #expect(open["result"]?["status"]?.stringValue == "failed", "\(open)")
+        }
+    }
+
+    @Test func aBadNamespacesSectionStopsTheStartNamingEachProblem() async throws {
+        try await withHarness { harness in
+            try harness.write("deployment.yaml", "namespaces:\n  Team_A: {parallel: 0}\n  b: {paralel: 2}\n")
+            let text = try await harness.startupFailure(arguments: ["--config", harness.path("deployment.yaml")])
+            #expect(text.contains("exited (2)"), "\(text)")
+            #expect(text.contains("/namespaces/Team_A: \"Team_A\" is not a valid namespace name"), "\(text)")
+            #expect(text.contains("/namespaces/Team_A/parallel: parallel (the namespace's phases at once) must be in 1...4096, got 0"), "\(text)")
+            #expect(text.contains("/namespaces/b/paralel: unknown field"), "\(text)")
+        }
+    }
+
     @Test func badNamesAre400AndUnknownNamespaces404() async throws {
         try await withServer { server, _ in
             for name in ["Team-A", "-a", "a-", "team_a", String(repeating: "a", count: 64), "a.b"] {

@@ -81,16 +81,11 @@ import Testing
                   namespaces: [Team_A]
                   role: writer
                 """)
-            do {
-                _ = try await harness.start(environment: ["PLANTER_TOKENS_FILE": harness.path("tokens.yaml")])
-                Issue.record("the server started with a bad tokens file")
-            } catch let failure as TestFailure {
-                let text = "\(failure)"
-                #expect(text.contains("exited (2)"), "\(text)")
-                #expect(text.contains("/<token 1>/role: role must be read, write or admin, got \"writer\""), "\(text)")
-                #expect(text.contains("/<token 1>/namespaces/0"), "\(text)")
-                #expect(!text.contains("secret-0123456789abcdef"), "\(text)")
-            }
+            let text = try await harness.startupFailure(environment: ["PLANTER_TOKENS_FILE": harness.path("tokens.yaml")])
+            #expect(text.contains("exited (2)"), "\(text)")
+            #expect(text.contains("/<token 1>/role: role must be read, write or admin, got \"writer\""), "\(text)")
+            #expect(text.contains("/<token 1>/namespaces/0"), "\(text)")
+            #expect(!text.contains("secret-0123456789abcdef"), "\(text)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PlanterCore
+import PlanterDeployment
 import PlanterDocument
 import PlanterJSON
 
@@ -62,12 +63,28 @@ struct AccessTokens: Sendable {
         }
         switch DocumentParser.parse([UInt8](data), format: .forPath(path)) {
         case .failure(let failure):
-            return .failure(failure)
+            // A parser's message may quote the text it stopped at (a repeated key: a token).
+            return .failure(ValidationFailure(failure.problems.map { Problem($0.severity, $0.path, redactingQuotes($0.message)) }))
         case .success(let json):
             var problems = Problems()
             let grants = decode(json, problems: &problems)
             return problems.hasErrors ? .failure(ValidationFailure(problems.all)) : .success(grants)
         }
+    }
+
+    /// `the key "abc" is given more than once` → `the key "…" is given more than once`.
+    static func redactingQuotes(_ message: String) -> String {
+        var result = ""
+        var quoted = false
+        for character in message {
+            if character == "\"" {
+                result.append(quoted ? "…\"" : "\"")
+                quoted.toggle()
+            } else if !quoted {
+                result.append(character)
+            }
+        }
+        return quoted ? result + "…\"" : result
     }
 
     static func decode(_ json: JSON, problems: inout Problems) -> [TokenGrant] {

@@ -31,6 +31,8 @@ actor Namespaces {
             var configuration = configuration
             // The executors are shared: Namespaces closes them once every namespace has stopped.
             configuration.closesExecutors = false
+            // The deployment's `namespaces: {<name>: {parallel: N}}` caps the namespace's phases at once.
+            if let limit = setup.deployment.namespaceParallel[name] { configuration.parallel = min(configuration.parallel, limit) }
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
             let history: History

@@ -1,4 +1,5 @@
 import Hummingbird
+import PlanterDeployment
 
 /// The application's responder: matches the route (and the namespace the path names), then
 /// runs the middleware chain (metrics → errors → auth) around the route's handler.

@@ -1,4 +1,5 @@
 import Hummingbird
+import PlanterDeployment
 import PlanterHost
 import PlanterJSON
 

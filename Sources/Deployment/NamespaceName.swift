@@ -1,12 +1,12 @@
 /// A namespace's name: a DNS label (RFC 1123), so it is safe as a folder name, a metrics
 /// label value and a URL segment as it is.
-enum NamespaceName {
-    static let `default` = "default"
-    static let rule = "a namespace name is a DNS label: 1 to 63 characters, lowercase letters a-z, digits 0-9 and '-', "
+public enum NamespaceName {
+    public static let `default` = "default"
+    public static let rule = "a namespace name is a DNS label: 1 to 63 characters, lowercase letters a-z, digits 0-9 and '-', "
         + "not starting or ending with '-'"
 
     /// Nil when `name` is a valid name, else the message of the 400 that refuses it.
-    static func problem(_ name: Substring) -> String? {
+    public static func problem(_ name: Substring) -> String? {
         let bytes = name.utf8
         let valid = (1...63).contains(bytes.count)
             && bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "-") }
