@@ -80,7 +80,6 @@ actor Namespaces {
         defaultService = services[NamespaceName.default]!
     }
 
-    var names: [String] { services.keys.sorted() }
     func contains(_ name: String) -> Bool { services[name] != nil }
     var all: [(name: String, service: PlanterService)] { services.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 
