@@ -71,7 +71,8 @@ public struct PlanterServer: Sendable {
         let hadState = StateFile(root: settings.root).exists
         configuration.retention = Retention(runs: setup.deployment.historyRuns, days: setup.deployment.historyDays)
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
-                                                                      metrics: metrics, logger: logger))
+                                                                      metrics: metrics, logger: logger,
+                                                                      capacity: CapacityPool(slots: configuration.parallel)))
         let service = namespaces.defaultService
 
         var syncPending = false

@@ -28,7 +28,8 @@ import Testing
 
     @Test func twoNamespacesRunSideBySideAndKeepTheirOwnStateAcrossARestart() async throws {
         try await withHarness { harness in
-            let server = try await harness.start()
+            // Two slots at least, whatever the cores: the two phases must meet.
+            let server = try await harness.start(arguments: ["--parallel", "2"])
             let a = manifest(Self.meetingPhase("a1", mine: harness.path("a.started"), other: harness.path("b.started")),
                              recordingPhase("a2", log: harness.path("a.log"), waitFor: ["a1"]))
             let b = manifest(Self.meetingPhase("b1", mine: harness.path("b.started"), other: harness.path("a.started")))
@@ -58,7 +59,7 @@ import Testing
 
             server.signal(SIGTERM)
             #expect(await server.waitForExit(timeout: 30) == 0, "\(server.log())")
-            let again = try await harness.start()
+            let again = try await harness.start(arguments: ["--parallel", "2"])
             #expect(try await again.json("/namespaces/team-a/state")["planId"] == stateA["planId"])
             #expect(try await again.json("/namespaces/team-b/state")["phases"]?.ids == ["b1"])
             #expect(try await again.json("/namespaces/team-a/runs/\(runA)")["status"]?.stringValue == "succeeded")
@@ -90,6 +91,40 @@ import Testing
             // Without the limit the same plan overlaps (so the test can tell).
             let open = try await server.post("/namespaces/open/plan?wait=true", plan("open")).json()
             #expect(open["result"]?["status"]?.stringValue == "failed", "\(open)")
+        }
+    }
+
+    @Test func namespacesShareTheServersSlotsTakingTurns() async throws {
+        try await withHarness { harness in
+            let server = try await harness.start(arguments: ["--parallel", "2"])
+            let log = harness.path("times.log")
+            // Each phase logs its start and end (nanoseconds), so the test sees what overlapped.
+            func timed(_ id: String, _ seconds: String) -> String {
+                shellPhase(id, "echo \"$(date +%s%N) 1 \(id)\" >> \(log); sleep \(seconds); echo \"$(date +%s%N) -1 \(id)\" >> \(log)")
+            }
+            let busy = try await server.post("/namespaces/busy/plan", manifest((1...8).map { timed("busy\($0)", "0.4") }))
+            #expect(busy.status == 200, "\(busy)")
+            try await Task.sleep(for: .milliseconds(200))
+            let quick = try await server.post("/namespaces/quick/plan?wait=true", manifest((1...3).map { timed("quick\($0)", "0.1") })).json()
+            #expect(quick["result"]?["status"]?.stringValue == "succeeded", "\(quick)")
+            let busyRun = try #require(try busy.json()["runId"]?.stringValue)
+            _ = try await Self.waitForRun(server, "/namespaces/busy", busyRun)
+            let events = harness.lines("times.log").map { $0.split(separator: " ") }.compactMap { fields -> (Int, Int, String)? in
+                guard fields.count == 3, let time = Int(fields[0]), let step = Int(fields[1]) else { return nil }
+                return (time, step, String(fields[2]))
+            }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }
+            #expect(events.count == 22, "\(events)")
+            // Never more than the server's 2 at once, across both namespaces.
+            var running = 0, most = 0
+            for event in events {
+                running += event.1
+                most = max(most, running)
+            }
+            #expect(most <= 2, "\(most) phases at once: \(events)")
+            // Taking turns: the quick namespace is done while the busy one still has phases to start.
+            let quickEnd = events.filter { $0.2.hasPrefix("quick") && $0.1 == -1 }.map(\.0).max() ?? .max
+            let busyLastStart = events.filter { $0.2.hasPrefix("busy") && $0.1 == 1 }.map(\.0).max() ?? 0
+            #expect(quickEnd < busyLastStart, "\(events)")
         }
     }
 

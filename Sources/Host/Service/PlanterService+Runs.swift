@@ -30,6 +30,7 @@ extension PlanterService {
         options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
+        options.capacity = configuration.capacity
         // With a history, events reach the EventLog once committed (History forwards them).
         let runner = Runner(plan: plan, options: options, sinks: [logSink] + extraSinks)
         let runId = options.runId

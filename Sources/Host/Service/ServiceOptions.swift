@@ -30,6 +30,8 @@ public struct ServiceConfiguration: Sendable {
     public var retention = Retention()
     /// Shutdown closes the deployment's executors; false when several services share them (namespaces).
     public var closesExecutors = true
+    /// Phase slots shared with other services (namespaces), under this lane name; nil: none.
+    public var capacity: (pool: CapacityPool, lane: String)?
 
     public init() {}
 }

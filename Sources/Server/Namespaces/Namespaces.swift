@@ -17,6 +17,8 @@ actor Namespaces {
         let root: String
         let metrics: ServerMetrics
         let logger: Logger
+        /// The server's `parallel` phases at once, shared round-robin by the namespaces' runs.
+        let capacity: CapacityPool
 
         /// `$PLANTER_ROOT/namespaces`, the folder of every namespace but `default`.
         var folder: String { (root as NSString).appendingPathComponent("namespaces") }
@@ -33,6 +35,7 @@ actor Namespaces {
             configuration.closesExecutors = false
             // The deployment's `namespaces: {<name>: {parallel: N}}` caps the namespace's phases at once.
             if let limit = setup.deployment.namespaceParallel[name] { configuration.parallel = min(configuration.parallel, limit) }
+            configuration.capacity = (capacity, name)
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
             let history: History
