@@ -142,7 +142,7 @@ let package = Package(
         ]),
         // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.
         tests("PlanterServerRouteTests", [
-            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterTestSupport",
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterCore", "PlanterDeployment", "PlanterDocument", "PlanterTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),

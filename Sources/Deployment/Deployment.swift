@@ -22,6 +22,9 @@ public struct Deployment: Sendable {
     /// How much run history the server keeps (`history: {runs: N, days: D}`); nil: no limit.
     public var historyRuns: Int?
     public var historyDays: Int?
+    /// Per-namespace limits of the server (`namespaces: {team-a: {parallel: 2}}`): at most this many
+    /// of the namespace's phases at once.
+    public var namespaceParallel: [String: Int] = [:]
     /// Extra plugin folders, searched before the standard ones.
     public var pluginPath: [String] = []
     /// Where this deployment came from, for messages ("built-in default" or a file path).

@@ -19,7 +19,7 @@ extension Deployment {
         }
     }
 
-    static let knownFields = "executorLabel, defaultExecutor, parallel, retry, outputTailBytes, history, secrets, executors, pluginPath"
+    static let knownFields = "executorLabel, defaultExecutor, parallel, retry, outputTailBytes, history, namespaces, secrets, executors, pluginPath"
 
     public static func decode(_ json: JSON, source: String) -> (Deployment, Problems) {
         var problems = Problems()
@@ -47,6 +47,9 @@ extension Deployment {
         }
         if let (value, path) = reader.take("history") {
             decodeHistory(value, path: path, into: &deployment, problems: &problems)
+        }
+        if let (value, path) = reader.take("namespaces") {
+            deployment.namespaceParallel = decodeNamespaces(value, path: path, problems: &problems)
         }
         if let (value, path) = reader.take("retry") {
             deployment.backoff = decodeBackoff(value, path: path, problems: &problems)

@@ -52,6 +52,8 @@ struct APIError: Error, Sendable {
         APIError(status: .unauthorized, code: "unauthorized", message: message, headers: [.wwwAuthenticate: "Bearer"])
     }
 
+    static func forbidden(_ message: String) -> APIError { APIError(status: .forbidden, code: "forbidden", message: message) }
+
     static func tooLarge(limit: Int) -> APIError {
         APIError(status: .contentTooLarge, code: "payloadTooLarge", message: "the request body is larger than \(limit) bytes (PLANTER_MAX_BODY)")
     }

@@ -16,17 +16,23 @@ public struct PlanterServer: Sendable {
         case invalidConfig([Problem])
         /// The history database can neither be opened nor moved aside.
         case history(String)
+        /// The tokens file (`PLANTER_TOKENS_FILE`) is invalid (exit 2).
+        case invalidTokens(path: String, [Problem])
 
         public var description: String {
             switch self {
             case .invalidConfig(let problems): return "the deployment config is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
             case .history(let message): return message
+            case .invalidTokens(let path, let problems):
+                return "the tokens file \(path) (PLANTER_TOKENS_FILE) is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
             }
         }
     }
 
     public let settings: ServerSettings
-    public let service: PlanterService
+    let namespaces: Namespaces
+    /// The `default` namespace's service (the root routes').
+    public var service: PlanterService { namespaces.defaultService }
     let environment: ServerEnvironment
     let logger: Logger
     /// The first sync-from failed: the SyncFrom service keeps trying.
@@ -36,6 +42,15 @@ public struct PlanterServer: Sendable {
     public init(settings: ServerSettings, logger: Logger) async throws {
         self.settings = settings
         self.logger = logger
+        var grants = settings.token.map { [AccessTokens.single($0)] } ?? []
+        if let path = settings.tokensFile {
+            switch AccessTokens.load(path: path) {
+            case .success(let loaded): grants += loaded
+            case .failure(let failure): throw StartupError.invalidTokens(path: path, failure.problems)
+            }
+            logger.info("tokens", metadata: ["path": "\(path)", "tokens": "\(grants.count)"])
+        }
+        let tokens = grants.isEmpty ? nil : AccessTokens(grants: grants)
         let setup: DeploymentSetup
         switch DeploymentSetup.prepare(configPath: settings.configPath) {
         case .success(let prepared): setup = prepared
@@ -53,24 +68,12 @@ public struct PlanterServer: Sendable {
         configuration.parallel = settings.parallel ?? setup.deployment.parallel ?? RunOptions.defaultParallel
         configuration.shutdownGrace = settings.shutdownGrace
         configuration.strict = PlanValidator.strictFromEnvironment(ProcessInfo.processInfo.environment)
-        let stateFile = StateFile(root: settings.root)
-        let hadState = stateFile.exists
+        let hadState = StateFile(root: settings.root).exists
         configuration.retention = Retention(runs: setup.deployment.historyRuns, days: setup.deployment.historyDays)
-        let eventLog = EventLog()
-        let history: History
-        switch await History.open(path: History.path(root: settings.root), eventLog: eventLog) {
-        case .success(let (opened, warning)):
-            history = opened
-            if let warning { logger.warning("\(warning)") }
-        case .failure(let error):
-            throw StartupError.history(error.description)
-        }
-        let service = PlanterService(setup: setup, configuration: configuration, stateFile: stateFile, eventLog: eventLog,
-                                     history: history, sinks: [RunObserver(metrics: metrics, logger: logger)])
-        for warning in await service.start() { logger.warning("\(warning)") }
-        if let pruned = await service.pruneHistory() { logger.info("\(pruned)") }
-        logger.info("history", metadata: ["path": "\(history.store.path)"])
-        logger.info("state", metadata: ["path": "\(stateFile.path)", "loaded": "\(hadState)"])
+        let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
+                                                                      metrics: metrics, logger: logger,
+                                                                      capacity: CapacityPool(slots: configuration.parallel)))
+        let service = namespaces.defaultService
 
         var syncPending = false
         if let remote = settings.syncFrom, !hadState {
@@ -78,9 +81,9 @@ public struct PlanterServer: Sendable {
                                                   timeout: .seconds(2))
             syncPending = outcome == .failed
         }
-        self.service = service
+        self.namespaces = namespaces
         self.syncPending = syncPending
-        environment = ServerEnvironment(service: service, eventLog: eventLog, settings: settings, metrics: metrics, shutdown: ShutdownTrigger(logger: logger),
+        environment = ServerEnvironment(namespaces: namespaces, tokens: tokens, settings: settings, metrics: metrics, shutdown: ShutdownTrigger(logger: logger),
                                         openAPI: OpenAPIDocument.load(), logger: logger)
     }
 
@@ -100,7 +103,7 @@ public struct PlanterServer: Sendable {
     static func middleware(_ environment: ServerEnvironment) -> some MiddlewareProtocol<Request, Response, PlanterRequestContext> {
         MetricsMiddleware(counters: environment.metrics.requests)
         ErrorMiddleware(requestIDs: environment.requestIDs)
-        AuthMiddleware(token: environment.settings.token)
+        AuthMiddleware(tokens: environment.tokens)
     }
 
     func application() -> some ApplicationProtocol {
@@ -114,8 +117,8 @@ public struct PlanterServer: Sendable {
                 let port = channel.localAddress?.port ?? settings.port
                 logger.notice("Planter \(PlanterVersion.current) listening on http://\(settings.host):\(port)\(settings.prefix)",
                               metadata: ["host": "\(settings.host)", "port": "\(port)"])
-                if settings.token == nil && settings.listensBeyondLoopback {
-                    logger.warning("no PLANTER_TOKEN: the API is open to anyone who can reach \(settings.host):\(port)")
+                if settings.token == nil && settings.tokensFile == nil && settings.listensBeyondLoopback {
+                    logger.warning("no PLANTER_TOKEN nor PLANTER_TOKENS_FILE: the API is open to anyone who can reach \(settings.host):\(port)")
                 }
             },
             logger: logger
@@ -126,8 +129,8 @@ public struct PlanterServer: Sendable {
     public func run() async throws {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: application()),
-            .init(service: ServiceShutdown(service: service, logger: logger)),
-            .init(service: ReloadOnHangup(service: service, logger: logger)),
+            .init(service: ServiceShutdown(namespaces: namespaces, logger: logger)),
+            .init(service: ReloadOnHangup(namespaces: namespaces, logger: logger)),
         ]
         if let remote = settings.syncFrom, syncPending || settings.syncInterval != nil {
             services.append(.init(service: SyncFrom(remote: remote, token: settings.syncToken, interval: settings.syncInterval,
@@ -138,12 +141,14 @@ public struct PlanterServer: Sendable {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         await environment.shutdown.attach(group)
         // Retention also applies when no run ends for a long time (`days`).
-        let service = self.service
+        let namespaces = self.namespaces
         let logger = self.logger
         let pruner = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(3600))
-                if let line = await service.pruneHistory() { logger.info("\(line)") }
+                for (name, service) in await namespaces.all {
+                    if let line = await service.pruneHistory() { logger.info("\(line)", metadata: ["namespace": "\(name)"]) }
+                }
             }
         }
         defer { pruner.cancel() }

@@ -1,11 +1,13 @@
 import Logging
+import PlanterDeployment
 import PlanterHost
 
-/// What the route handlers share: the service, settings, metrics, the start time, the
+/// What the route handlers share: the namespaces, settings, metrics, the start time, the
 /// shutdown trigger, the OpenAPI document and the request id source. Immutable; built once at start-up.
 final class ServerEnvironment: Sendable {
-    let service: PlanterService
-    let eventLog: EventLog
+    let namespaces: Namespaces
+    /// Nil: no access control.
+    let tokens: AccessTokens?
     let settings: ServerSettings
     let metrics: ServerMetrics
     let shutdown: ShutdownTrigger
@@ -14,14 +16,20 @@ final class ServerEnvironment: Sendable {
     let startedAt = ContinuousClock.now
     let requestIDs = RequestIDs()
 
-    init(service: PlanterService, eventLog: EventLog, settings: ServerSettings, metrics: ServerMetrics, shutdown: ShutdownTrigger,
+    init(namespaces: Namespaces, tokens: AccessTokens?, settings: ServerSettings, metrics: ServerMetrics, shutdown: ShutdownTrigger,
          openAPI: OpenAPIDocument, logger: Logger) {
-        self.service = service
-        self.eventLog = eventLog
+        self.namespaces = namespaces
+        self.tokens = tokens
         self.settings = settings
         self.metrics = metrics
         self.shutdown = shutdown
         self.openAPI = openAPI
         self.logger = logger
+    }
+
+    /// The service of the request's namespace; an unknown namespace is a 404 (only a plan creates one).
+    func service(_ context: PlanterRequestContext) async throws(APIError) -> PlanterService {
+        if context.namespace == NamespaceName.default { return namespaces.defaultService }
+        return try await namespaces.service(context.namespace, create: false)
     }
 }

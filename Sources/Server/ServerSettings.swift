@@ -14,6 +14,8 @@ public struct ServerSettings: Sendable {
     public var parallel: Int?
     /// `PLANTER_TOKEN`: when set, every endpoint but /health and /ready needs `Authorization: Bearer <token>`.
     public var token: String?
+    /// `PLANTER_TOKENS_FILE`: a YAML file of tokens, each with a name, namespaces and a role.
+    public var tokensFile: String?
     /// `PLANTER_MAX_BODY`: request bodies larger than this are refused with 413.
     public var maxBodyBytes = 8 << 20
     /// `PLANTER_SYNC_FROM`: another Planter's base URL to take the plan from.
@@ -43,6 +45,7 @@ public struct ServerSettings: Sendable {
         if let root = value("PLANTER_ROOT") { settings.root = root }
         if let prefix = value("PLANTER_PREFIX") { settings.prefix = try normalizedPrefix(prefix) }
         settings.token = value("PLANTER_TOKEN")
+        settings.tokensFile = value("PLANTER_TOKENS_FILE")
         if let limit = value("PLANTER_MAX_BODY") {
             guard let bytes = Int(limit), bytes > 0 else { throw SettingsError("PLANTER_MAX_BODY must be a positive number of bytes, not \"\(limit)\"") }
             settings.maxBodyBytes = bytes

@@ -138,7 +138,7 @@ import Testing
         let typo = deploymentProblems("executors:\n  - name: build\n    plugin: shell\n    isolatoin: process\n")
         #expect(typo.contains { $0.hasPrefix("error: /executors/0/isolatoin:") && $0.contains(#"did you mean "isolation"?"#) }, "\(typo)")
         let top = deploymentProblems("paralel: 4\nx-team: infra\n")
-        #expect(top == [#"error: /paralel: unknown field "paralel" (did you mean "parallel"? known here: executorLabel, defaultExecutor, parallel, retry, outputTailBytes, history, secrets, executors, pluginPath; extensions start with x-)"#], "\(top)")
+        #expect(top == [#"error: /paralel: unknown field "paralel" (did you mean "parallel"? known here: executorLabel, defaultExecutor, parallel, retry, outputTailBytes, history, namespaces, secrets, executors, pluginPath; extensions start with x-)"#], "\(top)")
         let values = deploymentProblems("parallel: 0\nretry: {factor: 0.5, jitter: 3, maxDelay: 1e12}\nsecrets: {A: {env: X, file: /f}, B: {enz: X}, C: 5}\n")
         for pointer in ["/parallel", "/retry/factor", "/retry/jitter", "/retry/maxDelay", "/secrets/A", "/secrets/B/enz", "/secrets/C"] {
             #expect(values.contains { $0.hasPrefix("error: \(pointer):") }, "\(pointer) in \(values)")

@@ -26,6 +26,7 @@ import Testing
         ("/STOP", [.post]),
         ("/RELOAD", [.post]),
         ("/openapi.yaml", [.get]),
+        ("/namespaces", [.get]),
     ]
     static let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
 

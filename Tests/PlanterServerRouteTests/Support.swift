@@ -31,10 +31,10 @@ func withApplication<Value: Sendable>(_ configure: (inout ServerSettings) -> Voi
     let server = try await PlanterServer(settings: settings, logger: logger)
     do {
         let value = try await server.application().test(.router, body)
-        await server.service.shutdown()
+        _ = await server.namespaces.shutdown()
         return value
     } catch {
-        await server.service.shutdown()
+        _ = await server.namespaces.shutdown()
         throw error
     }
 }

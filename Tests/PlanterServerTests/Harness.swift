@@ -41,6 +41,18 @@ final class Harness: @unchecked Sendable {
         return server
     }
 
+    /// Starts `planter serve` expecting it to refuse to start: what it said (an issue if it started).
+    func startupFailure(environment: [String: String] = [:], arguments: [String] = [],
+                        sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        do {
+            _ = try await start(environment: environment, arguments: arguments)
+            Issue.record("the server started", sourceLocation: sourceLocation)
+            return ""
+        } catch let failure as TestFailure {
+            return "\(failure)"
+        }
+    }
+
     func close() async {
         for server in servers.withLock({ $0 }) { server.kill() }
         try? await client.shutdown()

@@ -90,9 +90,10 @@ import Testing
             #expect(operations.count >= 17, "\(operations)")
             #expect(Set(operations.map(\.1)) == ["/plan", "/diff", "/apply", "/state", "/status", "/phases/{id}", "/phases/{id}/run", "/runs",
                                                   "/runs/{id}", "/runs/{id}/cancel", "/logs", "/health", "/ready", "/metrics",
-                                                  "/STOP", "/RELOAD", "/openapi.yaml", "/plans", "/plans/{id}"])
+                                                  "/STOP", "/RELOAD", "/openapi.yaml", "/plans", "/plans/{id}", "/namespaces",
+                                                  "/namespaces/{namespace}/plan", "/namespaces/{namespace}/status"])
             for (method, template) in operations where template != "/STOP" {
-                let concrete = template.replacingOccurrences(of: "{id}", with: "x")
+                let concrete = template.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{namespace}", with: "default")
                 let answer = try await server.request(.init(rawValue: method), concrete, body: method == "POST" ? "[]" : nil)
                 #expect(answer.status != 405, "\(method) \(template): \(answer)")
                 #expect(!(answer.status == 404 && answer.errorMessage.hasPrefix("no route")), "\(method) \(template): \(answer)")

@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     /// This Planter's instance token, handed to executors with every request: the processes
     /// they start carry it (PLANTER_OWNER), so a restart can kill what a crash left behind.
     public var owner: String?
+    /// Slots shared with other runs (other namespaces'), taken before each attempt; nil: only `parallel` limits.
+    public var capacity: (pool: CapacityPool, lane: String)?
     /// Random numbers in 0..<1 for backoff jitter; replaceable so tests are exact.
     public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
 

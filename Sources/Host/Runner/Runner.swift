@@ -47,20 +47,35 @@ public final class Runner: Sendable {
     public func snapshot() -> RunResult { engine.monitor.withLock { engine.result } }
 
     private static func work(_ engine: RunEngine) {
+        let capacity = engine.options.capacity
+        var holding = false
         engine.monitor.lock()
         while !engine.finished {
+            // A shared slot first (other runs may hold them all), outside the run's lock.
+            if let capacity, !holding, !engine.stopping, !engine.ready.isEmpty {
+                engine.monitor.unlock()
+                capacity.pool.acquire(capacity.lane)
+                engine.monitor.lock()
+                holding = true
+                continue
+            }
             if !engine.stopping, let index = engine.ready.pop() {
                 let job = engine.startAttempt(index)
                 engine.monitor.unlock()
                 let result = job.binding.executor.execute(job.request, call: job.call)
+                if holding { capacity?.pool.release() }
+                holding = false
                 engine.monitor.lock()
                 engine.finishAttempt(job, result)
                 continue
             }
+            if holding { capacity?.pool.release() }
+            holding = false
             engine.idleWorkers += 1
             engine.workAvailable.wait()
             engine.idleWorkers -= 1
         }
+        if holding { capacity?.pool.release() }
         engine.monitor.unlock()
     }
 

@@ -4,6 +4,7 @@ import PlanterJSON
 extension PlanterService {
     func runAnswer(_ run: ActiveRun, stored: StoredPlan, plan: Plan, diff: PlanDiff?, wait: Bool) async -> JSON {
         var extra: JSONObject = ["runId": .string(run.runId)]
+        if let triggeredBy = run.triggeredBy { extra["triggeredBy"] = .string(triggeredBy) }
         if wait {
             let result = await run.task.value
             await runRecorded(run.runId)
@@ -99,7 +100,7 @@ extension PlanterService {
         var runs = state.runs
         if let active {
             runs.removeAll { $0.result.runId == active.runId }
-            runs.append(RunEntry(result: active.runner.snapshot(), planId: active.planId, trigger: active.trigger))
+            runs.append(active.entry(active.runner.snapshot()))
         }
         return ["runs": .array(runs.reversed().map(\.listed))]
     }

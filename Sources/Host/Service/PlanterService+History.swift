@@ -72,7 +72,7 @@ extension PlanterService {
         guard let history else { return runsAnswer() }
         let page: Page<[UInt8]>
         do { page = try await history.store.runs(planId: planId, request) } catch { throw Self.unreadable(error) }
-        let live = active.map { RunEntry(result: $0.runner.snapshot(), planId: $0.planId, trigger: $0.trigger) }
+        let live = active.map { $0.entry($0.runner.snapshot()) }
         let runs = page.rows.reversed().map { row -> JSON in
             let listed = (try? JSONParser.parse(row.row)) ?? .null
             if let live, listed["runId"]?.stringValue == live.result.runId { return live.listed }
@@ -89,7 +89,7 @@ extension PlanterService {
     /// GET /runs/:id: the live run, else the history, else the state file's.
     public func runAnswer(_ runId: String) async throws(ServiceError) -> JSON {
         if let active, active.runId == runId {
-            return RunEntry(result: active.runner.snapshot(), planId: active.planId, trigger: active.trigger).json
+            return active.entry(active.runner.snapshot()).json
         }
         if let history {
             let stored: [UInt8]?

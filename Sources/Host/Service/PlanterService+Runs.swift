@@ -20,7 +20,7 @@ extension PlanterService {
     /// Starts a run of `plan`. `diff` (against the applied plan) picks what runs unless `force`
     /// or an explicit selection says otherwise.
     func startRun(plan: Plan, stored: StoredPlan, trigger: RunEntry.Trigger, diff: PlanDiff?, force: Bool,
-                  selection explicit: [Bool]? = nil, unselectedMessage: String? = nil) -> ActiveRun {
+                  selection explicit: [Bool]? = nil, unselectedMessage: String? = nil, triggeredBy: String? = nil) -> ActiveRun {
         var options = RunOptions(parallel: configuration.parallel)
         options.backoff = setup.deployment.backoff
         options.outputTailBytes = setup.deployment.outputTailBytes
@@ -30,6 +30,7 @@ extension PlanterService {
         options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
+        options.capacity = configuration.capacity
         // With a history, events reach the EventLog once committed (History forwards them).
         let runner = Runner(plan: plan, options: options, sinks: [logSink] + extraSinks)
         let runId = options.runId
@@ -41,14 +42,14 @@ extension PlanterService {
             state.phaseStates = state.phaseStates.filter { ids.contains($0.key) }
         }
         state.inFlightRunId = runId
-        let entry = RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger)
+        let entry = RunEntry(result: runner.snapshot(), planId: stored.planId, trigger: trigger, triggeredBy: triggeredBy)
         state.record(entry)
         history?.record(run: entry)
         // Durable before the first phase starts: after a crash, the next start knows which
         // run's processes to look for (they carry its id and our token from their exec on).
         saveLogged()
         let task = Task { [runner] in await runner.run() }
-        let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, runner: runner, task: task)
+        let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, triggeredBy: triggeredBy, runner: runner, task: task)
         active = run
         Task { await self.finish(run) }
         return run
@@ -57,7 +58,7 @@ extension PlanterService {
     private func finish(_ run: ActiveRun) async {
         let result = await run.task.value
         recordOutcomes(result)
-        let entry = RunEntry(result: result, planId: run.planId, trigger: run.trigger)
+        let entry = run.entry(result)
         state.record(entry)
         history?.record(run: entry)
         // Committed before a waiter's answer (or the next request) can report the run ended.
@@ -72,7 +73,7 @@ extension PlanterService {
         if !queue.isEmpty && accepting {
             let next = queue.removeFirst()
             // The applied plan has changed since it was queued: its diff is taken now.
-            _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, diff: nil, force: next.force)
+            _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, diff: nil, force: next.force, triggeredBy: next.triggeredBy)
         }
     }
 
@@ -99,11 +100,11 @@ extension PlanterService {
         guard let active else { return }
         let snapshot = active.runner.snapshot()
         recordOutcomes(snapshot)
-        state.record(RunEntry(result: snapshot, planId: active.planId, trigger: active.trigger))
+        state.record(active.entry(snapshot))
     }
 
     /// POST /phases/:id/run: that phase alone, or with everything that waits on it.
-    public func rerun(_ id: String, withDependents: Bool, wait: Bool) async throws(ServiceError) -> JSON {
+    public func rerun(_ id: String, withDependents: Bool, wait: Bool, triggeredBy: String? = nil) async throws(ServiceError) -> JSON {
         guard accepting else { throw .unavailable("Planter is shutting down") }
         if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
         guard let current = state.current else { throw .notFound("no plan has been applied") }
@@ -116,7 +117,7 @@ extension PlanterService {
         var selection = withDependents ? plan.graph.downstream(of: [index]) : [Bool](repeating: false, count: plan.phases.count)
         selection[index] = true
         let run = startRun(plan: plan, stored: current, trigger: .rerun, diff: nil, force: false, selection: selection,
-                           unselectedMessage: "not part of this rerun")
+                           unselectedMessage: "not part of this rerun", triggeredBy: triggeredBy)
         return await runAnswer(run, stored: current, plan: plan, diff: nil, wait: wait)
     }
 

@@ -36,14 +36,21 @@ public actor PlanterService {
         let runId: String
         let planId: String
         let trigger: RunEntry.Trigger
+        let triggeredBy: String?
         let runner: Runner
         let task: Task<RunResult, Never>
+
+        /// The run's record with `result` (its snapshot, or its end).
+        func entry(_ result: RunResult) -> RunEntry {
+            RunEntry(result: result, planId: planId, trigger: trigger, triggeredBy: triggeredBy)
+        }
     }
 
     struct QueuedPlan {
         let plan: Plan
         let stored: StoredPlan
         let force: Bool
+        let triggeredBy: String?
     }
 
     public init(setup: DeploymentSetup, configuration: ServiceConfiguration = ServiceConfiguration(), stateFile: StateFile,
@@ -146,6 +153,11 @@ public actor PlanterService {
         return try await submit(plan, options: options)
     }
 
+    /// Validates a manifest as POST /plan would, and nothing else.
+    public nonisolated func check(_ document: JSON, strict: Bool = false) throws(ServiceError) {
+        _ = try validate(document, strict: strict || configuration.strict)
+    }
+
     private func submit(_ plan: Plan, options: SubmitOptions) async throws(ServiceError) -> JSON {
         guard accepting || options.dryRun else { throw .unavailable("Planter is shutting down and accepts no plans") }
         let diff = PlanDiff(old: state.current?.manifest, new: plan.manifest)
@@ -162,16 +174,16 @@ public actor PlanterService {
             guard options.queue else {
                 throw .conflict("run \(active.runId) is in progress; retry when it ends, or add queue=true", runId: active.runId)
             }
-            queue.append(QueuedPlan(plan: plan, stored: stored, force: options.force))
+            queue.append(QueuedPlan(plan: plan, stored: stored, force: options.force, triggeredBy: options.triggeredBy))
             return answer(stored, plan: plan, diff: diff, extra: ["queued": true, "position": .int(Int64(queue.count)),
                                                                   "runningRunId": .string(active.runId)])
         }
-        let run = startRun(plan: plan, stored: stored, trigger: .plan, diff: diff, force: options.force)
+        let run = startRun(plan: plan, stored: stored, trigger: .plan, diff: diff, force: options.force, triggeredBy: options.triggeredBy)
         return await runAnswer(run, stored: stored, plan: plan, diff: diff, wait: options.wait)
     }
 
     /// POST /apply: runs the staged plan; with nothing staged, resumes an interrupted run.
-    public func apply(wait: Bool) async throws(ServiceError) -> JSON {
+    public func apply(wait: Bool, triggeredBy: String? = nil) async throws(ServiceError) -> JSON {
         guard accepting else { throw .unavailable("Planter is shutting down") }
         if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
         if let staged = state.staged {
@@ -182,7 +194,7 @@ public actor PlanterService {
             }
             let diff = PlanDiff(old: state.current?.manifest, new: plan.manifest)
             state.staged = nil
-            let run = startRun(plan: plan, stored: staged, trigger: .apply, diff: diff, force: false)
+            let run = startRun(plan: plan, stored: staged, trigger: .apply, diff: diff, force: false, triggeredBy: triggeredBy)
             return await runAnswer(run, stored: staged, plan: plan, diff: diff, wait: wait)
         }
         if pendingInterruptedRun != nil, let current = state.current {
@@ -192,7 +204,7 @@ public actor PlanterService {
             case .failure(let failure): throw .invalid(failure.problems)
             }
             let diff = PlanDiff(old: current.manifest, new: plan.manifest)
-            let run = startRun(plan: plan, stored: current, trigger: .resume, diff: diff, force: false)
+            let run = startRun(plan: plan, stored: current, trigger: .resume, diff: diff, force: false, triggeredBy: triggeredBy)
             return await runAnswer(run, stored: current, plan: plan, diff: diff, wait: wait)
         }
         throw .notFound("nothing is staged: POST /plan?stage=true first")
@@ -250,15 +262,18 @@ public actor PlanterService {
         }
         let saveError = saveLogged()
         await history?.store.flush()
-        // Destroying instances and stopping executor processes blocks: on a thread of its own.
-        let registry = setup.registry
+        if configuration.closesExecutors { await Self.close(setup.registry) }
+        return saveError
+    }
+
+    /// Destroys the executor instances and stops executor processes, on a thread of its own (it blocks).
+    public static func close(_ registry: ExecutorRegistry) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             startThread(name: "planter-close") {
                 registry.close()
                 done.resume()
             }
         }
-        return saveError
     }
 
     public var isAccepting: Bool { accepting }

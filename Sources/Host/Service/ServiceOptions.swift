@@ -28,6 +28,10 @@ public struct ServiceConfiguration: Sendable {
     public var strict = false
     /// How much history to keep (the deployment's `history`); pruned after each run and hourly.
     public var retention = Retention()
+    /// Shutdown closes the deployment's executors; false when several services share them (namespaces).
+    public var closesExecutors = true
+    /// Phase slots shared with other services (namespaces), under this lane name; nil: none.
+    public var capacity: (pool: CapacityPool, lane: String)?
 
     public init() {}
 }
@@ -40,10 +44,13 @@ public struct SubmitOptions: Sendable {
     public var queue = false
     /// Warnings are errors (`?strict=true`); the service's own `strict` option applies as well.
     public var strict = false
+    /// Who asked (the name of the caller's token), recorded in the run.
+    public var triggeredBy: String?
 
     public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false,
-                strict: Bool = false) {
+                strict: Bool = false, triggeredBy: String? = nil) {
         self.strict = strict
+        self.triggeredBy = triggeredBy
         self.dryRun = dryRun
         self.wait = wait
         self.stage = stage

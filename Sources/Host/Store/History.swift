@@ -114,6 +114,7 @@ extension RunEntry {
         object["phases"] = nil
         object["planId"] = .string(planId)
         object["trigger"] = .string(trigger.rawValue)
+        if let triggeredBy { object["triggeredBy"] = .string(triggeredBy) }
         if interrupted { object["interrupted"] = true }
         return .object(object)
     }

@@ -53,12 +53,15 @@ public struct RunEntry: Sendable {
     public var trigger: Trigger
     /// The process died while this run was in flight.
     public var interrupted: Bool
+    /// Who asked for the run: the name of the caller's token (nil: not known, as in older records).
+    public var triggeredBy: String?
 
-    public init(result: RunResult, planId: String, trigger: Trigger, interrupted: Bool = false) {
+    public init(result: RunResult, planId: String, trigger: Trigger, interrupted: Bool = false, triggeredBy: String? = nil) {
         self.result = result
         self.planId = planId
         self.trigger = trigger
         self.interrupted = interrupted
+        self.triggeredBy = triggeredBy
     }
 }
 

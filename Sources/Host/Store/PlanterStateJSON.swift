@@ -120,6 +120,7 @@ extension RunEntry {
         guard case .object(var object) = result.json else { return .null }
         object["planId"] = .string(planId)
         object["trigger"] = .string(trigger.rawValue)
+        if let triggeredBy { object["triggeredBy"] = .string(triggeredBy) }
         if interrupted { object["interrupted"] = true }
         return .object(object)
     }
@@ -128,6 +129,6 @@ extension RunEntry {
         guard let result = RunResult(json: json) else { return nil }
         self.init(result: result, planId: json["planId"]?.stringValue ?? "",
                   trigger: json["trigger"]?.stringValue.flatMap(Trigger.init(rawValue:)) ?? .plan,
-                  interrupted: json["interrupted"]?.boolValue ?? false)
+                  interrupted: json["interrupted"]?.boolValue ?? false, triggeredBy: json["triggeredBy"]?.stringValue)
     }
 }

@@ -15,17 +15,22 @@ final class RunObserver: EventSink {
 
     private let metrics: ServerMetrics
     private let logger: Logger
+    /// The namespace whose runs it watches: a label of its metrics and a field of its log lines.
+    private let namespace: String
     private let inFlight = Mutex<[String: InFlight]>([:])
 
-    init(metrics: ServerMetrics, logger: Logger) {
+    init(metrics: ServerMetrics, logger: Logger, namespace: String) {
         self.metrics = metrics
+        var logger = logger
+        logger[metadataKey: "namespace"] = "\(namespace)"
         self.logger = logger
+        self.namespace = namespace
     }
 
     func receive(_ event: RunEvent) {
         switch event.kind {
         case .runStarted:
-            metrics.runStarted()
+            metrics.runStarted(namespace: namespace)
             logger.info("run started", metadata: ["runId": "\(event.runId)", "message": "\(event.message)"])
         case .attemptStarted:
             guard let phaseId = event.phaseId else { return }
@@ -40,13 +45,13 @@ final class RunObserver: EventSink {
             let started = inFlight.withLock { $0.removeValue(forKey: key) }
             let status = event.details["status"]?.stringValue ?? (event.kind == .phaseSkipped ? "skipped" : "unknown")
             let duration = started.map { event.time.nanoseconds - $0.startedAt.nanoseconds }
-            metrics.phaseFinished(executor: started?.executor ?? "none", status: status, durationNanoseconds: duration)
+            metrics.phaseFinished(namespace: namespace, executor: started?.executor ?? "none", status: status, durationNanoseconds: duration)
             if event.kind == .phaseFinished && status != "succeeded" {
                 logger.warning("phase \(status)", metadata: ["runId": "\(event.runId)", "phaseId": "\(phaseId)", "message": "\(event.message)"])
             }
         case .runFinished:
             let result = event.details["status"]?.stringValue ?? "unknown"
-            metrics.runFinished(result: result)
+            metrics.runFinished(namespace: namespace, result: result)
             let prefix = event.runId + "\u{0}"
             inFlight.withLock { phases in
                 for key in phases.keys where key.hasPrefix(prefix) { phases.removeValue(forKey: key) }

@@ -3,14 +3,14 @@ import Prometheus
 import Synchronization
 
 /// The server's swift-metrics, exported by swift-prometheus: plans submitted, runs by
-/// result, phases by executor and status, phase durations, HTTP requests by route and status.
+/// result, phases by executor and status, phase durations (each of those by namespace), HTTP
+/// requests by route and status.
 final class ServerMetrics: Sendable {
     static let phaseDurationLabel = "planter_phase_duration_seconds"
 
     let registry: PrometheusCollectorRegistry
     let factory: PrometheusMetricsFactory
     let requests: RequestCounters
-    private let plans: [String: CoreMetrics.Counter]
     /// Counters made on first use (by run result, executor/status, route/method/status).
     private let dynamic = Mutex<[String: CoreMetrics.Counter]>([:])
     private let timers = Mutex<[String: CoreMetrics.Timer]>([:])
@@ -26,30 +26,30 @@ final class ServerMetrics: Sendable {
         ]
         self.factory = factory
         requests = RequestCounters()
-        var plans: [String: CoreMetrics.Counter] = [:]
-        for mode in ["run", "dryRun", "stage", "queue"] {
-            plans[mode] = CoreMetrics.Counter(label: "planter_plans_submitted_total", dimensions: [("mode", mode)], factory: factory)
-        }
-        self.plans = plans
+        // The default namespace's plan counters exist from the start, at zero.
+        for mode in ["run", "dryRun", "stage", "queue"] { _ = counter("planter_plans_submitted_total", [("namespace", "default"), ("mode", mode)]) }
     }
 
-    func planSubmitted(mode: String) { plans[mode]?.increment() }
-
-    func runFinished(result: String) {
-        counter("planter_runs_total", [("result", result)]).increment()
+    func planSubmitted(namespace: String, mode: String) {
+        counter("planter_plans_submitted_total", [("namespace", namespace), ("mode", mode)]).increment()
     }
 
-    func runStarted() {
-        counter("planter_runs_started_total", []).increment()
+    func runFinished(namespace: String, result: String) {
+        counter("planter_runs_total", [("namespace", namespace), ("result", result)]).increment()
     }
 
-    func phaseFinished(executor: String, status: String, durationNanoseconds: Int64?) {
-        counter("planter_phases_total", [("executor", executor), ("status", status)]).increment()
+    func runStarted(namespace: String) {
+        counter("planter_runs_started_total", [("namespace", namespace)]).increment()
+    }
+
+    func phaseFinished(namespace: String, executor: String, status: String, durationNanoseconds: Int64?) {
+        counter("planter_phases_total", [("namespace", namespace), ("executor", executor), ("status", status)]).increment()
         guard let durationNanoseconds else { return }
-        let key = executor
+        let key = namespace + "\u{0}" + executor
         let timer = timers.withLock { timers in
             if let timer = timers[key] { return timer }
-            let timer = CoreMetrics.Timer(label: Self.phaseDurationLabel, dimensions: [("executor", executor)], factory: factory)
+            let timer = CoreMetrics.Timer(label: Self.phaseDurationLabel, dimensions: [("namespace", namespace), ("executor", executor)],
+                                          factory: factory)
             timers[key] = timer
             return timer
         }

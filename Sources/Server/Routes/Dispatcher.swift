@@ -1,7 +1,8 @@
 import Hummingbird
+import PlanterDeployment
 
-/// The application's responder: matches the route, then runs the middleware chain
-/// (metrics → errors → auth) around the route's handler.
+/// The application's responder: matches the route (and the namespace the path names), then
+/// runs the middleware chain (metrics → errors → auth) around the route's handler.
 struct Dispatcher<Chain: MiddlewareProtocol>: HTTPResponder
 where Chain.Input == Request, Chain.Output == Response, Chain.Context == PlanterRequestContext {
     let table: RouteTable
@@ -9,8 +10,18 @@ where Chain.Input == Request, Chain.Output == Response, Chain.Context == Planter
 
     func respond(to request: Request, context: PlanterRequestContext) async throws -> Response {
         var context = context
-        context.route = table.resolve(method: request.method, path: request.uri.path)
+        if let (namespace, path) = table.locate(request.uri.path) {
+            if let namespace {
+                context.namespace = String(namespace)
+                context.namespaceProblem = NamespaceName.problem(namespace)
+            }
+            context.route = table.resolve(method: request.method, path: path)
+        }
         return try await chain.handle(request, context: context) { request, context in
+            if let problem = context.namespaceProblem {
+                throw APIError(status: .badRequest, code: "invalid", message: problem,
+                               details: [APIError.Detail(path: "namespace", message: problem)])
+            }
             switch context.route {
             case .found(let route, _):
                 return try await route.handler(request, context)

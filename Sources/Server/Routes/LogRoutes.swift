@@ -23,10 +23,9 @@ enum LogRoutes {
     }
 
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
-        let service = environment.service
-        let eventLog = environment.eventLog
-
-        table.add(.get, "/logs") { request, _ in
+        table.add(.get, "/logs") { request, context in
+            let service = try await environment.service(context)
+            let eventLog = await service.eventLog
             let parsed = try await parse(Query(request), service: service)
             if parsed.follow {
                 return await follow(parsed, service: service, eventLog: eventLog)

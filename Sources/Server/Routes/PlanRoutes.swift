@@ -1,38 +1,53 @@
 import Hummingbird
+import PlanterDeployment
 import PlanterHost
 import PlanterJSON
 
 /// POST /plan, GET|POST /diff, POST /apply.
 enum PlanRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
-        let service = environment.service
         let limit = environment.settings.maxBodyBytes
         let metrics = environment.metrics
+        let namespaces = environment.namespaces
 
-        table.add(.post, "/plan") { request, _ in
+        table.add(.post, "/plan") { request, context in
             let query = Query(request)
             let options = SubmitOptions(dryRun: try query.bool("dryRun"), wait: try query.bool("wait"), stage: try query.bool("stage"),
-                                        force: try query.bool("force"), queue: try query.bool("queue"), strict: try query.bool("strict"))
+                                        force: try query.bool("force"), queue: try query.bool("queue"), strict: try query.bool("strict"),
+                                        triggeredBy: context.caller)
             let document = try await ManifestBody.read(request, limit: limit)
+            // A plan creates its namespace, once it is known to be valid (a refused plan creates nothing); a dry run does not.
+            let service: PlanterService
+            if options.dryRun || context.namespace == NamespaceName.default {
+                service = try await environment.service(context)
+            } else {
+                if await !namespaces.contains(context.namespace) {
+                    try namespaces.defaultService.check(document, strict: options.strict)
+                }
+                service = try await namespaces.service(context.namespace, create: true)
+            }
             let answer = try await service.submit(document, options: options)
             let mode = options.dryRun ? "dryRun" : options.stage ? "stage" : answer["queued"] != nil ? "queue" : "run"
-            metrics.planSubmitted(mode: mode)
+            metrics.planSubmitted(namespace: context.namespace, mode: mode)
             return Reply.json(answer, capacity: 2048)
         }
 
         // Nothing staged is an empty diff with `staged: null`, not a 404.
-        table.add(.get, "/diff") { _, _ in
-            Reply.json(await service.stagedDiffAnswer(), capacity: 2048)
+        table.add(.get, "/diff") { _, context in
+            try Reply.json(await environment.service(context).stagedDiffAnswer(), capacity: 2048)
         }
 
-        table.add(.post, "/diff") { request, _ in
+        // Compares and changes nothing: a read.
+        table.add(.post, "/diff", role: .read) { request, context in
+            let service = try await environment.service(context)
             let document = try await ManifestBody.read(request, limit: limit)
             return Reply.json(try await service.diff(document, strict: try Query(request).bool("strict")), capacity: 2048)
         }
 
-        table.add(.post, "/apply") { request, _ in
+        table.add(.post, "/apply") { request, context in
+            let service = try await environment.service(context)
             let wait = try Query(request).bool("wait")
-            return Reply.json(try await service.apply(wait: wait), capacity: 2048)
+            return Reply.json(try await service.apply(wait: wait, triggeredBy: context.caller), capacity: 2048)
         }
     }
 }

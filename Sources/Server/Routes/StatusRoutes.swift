@@ -6,9 +6,8 @@ import PlanterHost
 /// without the plan itself, so pollers read little.
 enum StatusRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
-        let service = environment.service
-        table.add(.get, "/status") { _, _ in
-            Reply.json(await service.statusAnswer(), capacity: 1024)
+        table.add(.get, "/status") { _, context in
+            try Reply.json(await environment.service(context).statusAnswer(), capacity: 1024)
         }
     }
 }

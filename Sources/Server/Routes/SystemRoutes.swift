@@ -4,15 +4,14 @@ import PlanterCore
 import PlanterHost
 import PlanterJSON
 
-/// GET /health, GET /ready, GET /metrics, POST /STOP, POST /RELOAD, GET /openapi.yaml.
+/// GET /health, GET /ready, GET /metrics, POST /STOP, POST /RELOAD, GET /openapi.yaml, GET /namespaces.
 enum SystemRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
-        let service = environment.service
 
         // Liveness: no actor hop, no JSON tree; a handful of bytes.
         let healthHead = Array("{\"status\":\"ok\",\"version\":\"\(PlanterVersion.current)\",\"uptimeSeconds\":".utf8)
         let startedAt = environment.startedAt
-        table.add(.get, "/health", isPublic: true) { _, _ in
+        table.add(.get, "/health", isPublic: true, scope: .server) { _, _ in
             let uptime = (ContinuousClock.now - startedAt).components.seconds
             var buffer = ByteBuffer()
             buffer.reserveCapacity(healthHead.count + 24)
@@ -22,19 +21,20 @@ enum SystemRoutes {
             return Response(status: .ok, headers: Reply.jsonHeaders, body: ResponseBody(byteBuffer: buffer))
         }
 
-        table.add(.get, "/ready", isPublic: true) { _, _ in
+        table.add(.get, "/ready", isPublic: true, scope: .server) { _, _ in
             let (ready, answer) = await readiness(environment)
             return Reply.json(answer, status: ready ? .ok : .serviceUnavailable)
         }
 
         let metrics = environment.metrics
-        table.add(.get, "/metrics") { _, _ in
+        table.add(.get, "/metrics", scope: .server) { _, _ in
             Reply.bytes(metrics.render(), headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"])
         }
 
         let shutdown = environment.shutdown
         let logger = environment.logger
-        table.add(.post, "/STOP") { _, _ in
+        // Stops the server, every namespace with it: an admin token of every namespace.
+        table.add(.post, "/STOP", scope: .server, role: .admin) { _, _ in
             logger.notice("POST /STOP: saving state and shutting down")
             // `status` is what the original's clients read; `stopping` is kept for ours.
             let body = ByteBuffer(bytes: Array(#"{"status":"stopping","stopping":true}"#.utf8))
@@ -46,7 +46,8 @@ enum SystemRoutes {
             })
         }
 
-        table.add(.post, "/RELOAD") { _, _ in
+        table.add(.post, "/RELOAD") { _, context in
+            let service = try await environment.service(context)
             let answer: JSON
             do {
                 answer = try await service.reload()
@@ -64,16 +65,28 @@ enum SystemRoutes {
         }
 
         let document = environment.openAPI
-        table.add(.get, "/openapi.yaml") { _, _ in
+        table.add(.get, "/openapi.yaml", scope: .server) { _, _ in
             guard let bytes = document.bytes else { throw APIError.notFound(document.problem ?? "the OpenAPI document is not installed") }
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: ResponseBody(byteBuffer: bytes))
+        }
+
+        // The namespaces the caller's token may use, each with its applied plan and run in progress.
+        let namespaces = environment.namespaces
+        table.add(.get, "/namespaces", scope: .server) { _, context in
+            var listed: [JSON] = []
+            for (name, service) in await namespaces.all where context.grant?.covers(name) ?? true {
+                let status = await service.statusAnswer()
+                listed.append(["name": .string(name), "planId": status["planId"] ?? .null, "status": status["status"] ?? .null,
+                               "activeRunId": status["activeRunId"] ?? .null])
+            }
+            return Reply.json(["namespaces": .array(listed)])
         }
     }
 
     /// Ready when the state folder takes writes and the service accepts plans; plugins that
     /// failed to load are listed but do not make the server unready.
     static func readiness(_ environment: ServerEnvironment) async -> (Bool, JSON) {
-        let service = environment.service
+        let service = environment.namespaces.defaultService
         var checks: [JSON] = []
         var ready = true
         func check(_ name: String, _ ok: Bool, _ message: String, fatal: Bool = true, extra: JSONObject = JSONObject()) {
