@@ -25,6 +25,8 @@ public struct Deployment: Sendable {
     /// Per-namespace limits of the server (`namespaces: {team-a: {parallel: 2}}`): at most this many
     /// of the namespace's phases at once.
     public var namespaceParallel: [String: Int] = [:]
+    /// The executors a namespace's phases may use (`namespaces: {team-a: {executors: [build]}}`); absent: any.
+    public var namespaceExecutors: [String: [String]] = [:]
     /// Extra plugin folders, searched before the standard ones.
     public var pluginPath: [String] = []
     /// Where this deployment came from, for messages ("built-in default" or a file path).

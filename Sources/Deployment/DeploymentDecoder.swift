@@ -49,7 +49,7 @@ extension Deployment {
             decodeHistory(value, path: path, into: &deployment, problems: &problems)
         }
         if let (value, path) = reader.take("namespaces") {
-            deployment.namespaceParallel = decodeNamespaces(value, path: path, problems: &problems)
+            (deployment.namespaceParallel, deployment.namespaceExecutors) = decodeNamespaces(value, path: path, problems: &problems)
         }
         if let (value, path) = reader.take("retry") {
             deployment.backoff = decodeBackoff(value, path: path, problems: &problems)
@@ -64,6 +64,7 @@ extension Deployment {
             deployment.executors = decodeExecutors(value, path: path, problems: &problems)
         }
         reader.finish(&problems, known: knownFields, severity: .error)
+        checkNamespaceExecutors(deployment, path: "/namespaces", problems: &problems)
         let secretNames = Set(deployment.secrets.map(\.name))
         for executor in deployment.executors {
             for (index, name) in executor.secrets.enumerated() where !secretNames.contains(name) {

@@ -77,6 +77,7 @@ import Testing
                 parallel: 4
                 namespaces:
                   one-at-a-time: {parallel: 1}
+                  noop-only: {executors: [noop]}
                 executors:
                   - name: shell
                     plugin: shell
@@ -91,6 +92,13 @@ import Testing
             // Without the limit the same plan overlaps (so the test can tell).
             let open = try await server.post("/namespaces/open/plan?wait=true", plan("open")).json()
             #expect(open["result"]?["status"]?.stringValue == "failed", "\(open)")
+            // A namespace limited to some executors is refused a plan with another (400, and nothing is created).
+            let refused = try await server.post("/namespaces/noop-only/plan", plan("x"))
+            #expect(refused.status == 400, "\(refused)")
+            #expect(refused.text.contains("phase \\\"p1\\\" runs on executor \\\"shell\\\", which this namespace may not use"), "\(refused)")
+            #expect(try await server.get("/namespaces/noop-only/state").status == 404)
+            let allowed = try await server.post("/namespaces/noop-only/plan?wait=true", manifest(#"{"kind": "Phase", "id": "n", "spec": {"selector": {"matchLabels": {"executor": "noop"}}}}"#))
+            #expect(allowed.status == 200, "\(allowed)")
         }
     }
 
@@ -130,12 +138,13 @@ import Testing
 
     @Test func aBadNamespacesSectionStopsTheStartNamingEachProblem() async throws {
         try await withHarness { harness in
-            try harness.write("deployment.yaml", "namespaces:\n  Team_A: {parallel: 0}\n  b: {paralel: 2}\n")
+            try harness.write("deployment.yaml", "namespaces:\n  Team_A: {parallel: 0}\n  b: {paralel: 2}\n  c: {executors: [nope]}\n")
             let text = try await harness.startupFailure(arguments: ["--config", harness.path("deployment.yaml")])
             #expect(text.contains("exited (2)"), "\(text)")
             #expect(text.contains("/namespaces/Team_A: \"Team_A\" is not a valid namespace name"), "\(text)")
             #expect(text.contains("/namespaces/Team_A/parallel: parallel (the namespace's phases at once) must be in 1...4096, got 0"), "\(text)")
             #expect(text.contains("/namespaces/b/paralel: unknown field"), "\(text)")
+            #expect(text.contains("/namespaces/c/executors/0: unknown executor \"nope\""), "\(text)")
         }
     }
 

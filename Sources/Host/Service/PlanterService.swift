@@ -153,9 +153,12 @@ public actor PlanterService {
         return try await submit(plan, options: options)
     }
 
-    /// Validates a manifest as POST /plan would, and nothing else.
-    public nonisolated func check(_ document: JSON, strict: Bool = false) throws(ServiceError) {
-        _ = try validate(document, strict: strict || configuration.strict)
+    /// Validates a manifest as POST /plan would (for a service allowed `executors`, nil: any), and nothing else.
+    public nonisolated func check(_ document: JSON, strict: Bool = false, executors: Set<String>?) throws(ServiceError) {
+        switch PlanValidator.validate(document: document, registry: setup.registry, strict: strict || configuration.strict) {
+        case .success(let plan): try Self.checkExecutors(plan, allowed: executors)
+        case .failure(let failure): throw .invalid(failure.problems)
+        }
     }
 
     private func submit(_ plan: Plan, options: SubmitOptions) async throws(ServiceError) -> JSON {
@@ -234,9 +237,21 @@ public actor PlanterService {
 
     private nonisolated func validate(_ document: JSON, strict: Bool = false) throws(ServiceError) -> Plan {
         switch PlanValidator.validate(document: document, registry: setup.registry, strict: strict) {
-        case .success(let plan): return plan
+        case .success(let plan):
+            try Self.checkExecutors(plan, allowed: configuration.allowedExecutors)
+            return plan
         case .failure(let failure): throw .invalid(failure.problems)
         }
+    }
+
+    /// Every phase's executor is one of `allowed` (nil: any).
+    static func checkExecutors(_ plan: Plan, allowed: Set<String>?) throws(ServiceError) {
+        guard let allowed else { return }
+        let problems = plan.bindings.indices.filter { !allowed.contains(plan.bindings[$0].name) }.map { index in
+            Problem.error("/\(index)/spec/selector/matchLabels", "phase \"\(plan.phases[index].id)\" runs on executor \"\(plan.bindings[index].name)\", "
+                + "which this namespace may not use (its executors: \(allowed.sorted().joined(separator: ", ")))")
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
     }
 
     // MARK: Shutdown

@@ -32,6 +32,8 @@ public struct ServiceConfiguration: Sendable {
     public var closesExecutors = true
     /// Phase slots shared with other services (namespaces), under this lane name; nil: none.
     public var capacity: (pool: CapacityPool, lane: String)?
+    /// The executors this service's plans may use (a namespace's `executors`); nil: any.
+    public var allowedExecutors: Set<String>?
 
     public init() {}
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PlanterDeployment
 import PlanterHost
+import PlanterJSON
 
 /// Every namespace's PlanterService, by name: one applied and staged plan, run history, state
 /// file and one-run-at-a-time rule each, sharing the deployment (executors, plugins). `default`
@@ -36,6 +37,7 @@ actor Namespaces {
             // The deployment's `namespaces: {<name>: {parallel: N}}` caps the namespace's phases at once.
             if let limit = setup.deployment.namespaceParallel[name] { configuration.parallel = min(configuration.parallel, limit) }
             configuration.capacity = (capacity, name)
+            configuration.allowedExecutors = allowedExecutors(name)
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
             let history: History
@@ -53,6 +55,9 @@ actor Namespaces {
             logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.store.path)"])
             return service
         }
+
+        /// The executors the namespace may use (the deployment's `namespaces.<name>.executors`); nil: any.
+        func allowedExecutors(_ name: String) -> Set<String>? { setup.deployment.namespaceExecutors[name].map(Set.init) }
 
         /// The names of the namespaces found under the root's `namespaces` folder.
         func existing() -> [String] {
@@ -84,6 +89,11 @@ actor Namespaces {
     }
 
     func contains(_ name: String) -> Bool { services[name] != nil }
+
+    /// Validates a plan for the namespace as its service would, before the namespace exists.
+    nonisolated func check(_ document: JSON, strict: Bool, namespace: String) throws(ServiceError) {
+        try defaultService.check(document, strict: strict, executors: factory.allowedExecutors(namespace))
+    }
     var all: [(name: String, service: PlanterService)] { services.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
 
     /// The namespace's service; an unknown namespace is a 404 unless `create` (a write) asks for it.

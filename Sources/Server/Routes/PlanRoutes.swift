@@ -22,7 +22,7 @@ enum PlanRoutes {
                 service = try await environment.service(context)
             } else {
                 if await !namespaces.contains(context.namespace) {
-                    try namespaces.defaultService.check(document, strict: options.strict)
+                    try namespaces.check(document, strict: options.strict, namespace: context.namespace)
                 }
                 service = try await namespaces.service(context.namespace, create: true)
             }
