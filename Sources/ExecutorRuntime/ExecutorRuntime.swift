@@ -6,5 +6,6 @@
 // PluginLoader, PluginCatalog, PluginExecutor) and the subprocess protocol (Subprocess/:
 // SubprocessProtocol, SubprocessExecutor, ExecutorProcess).
 //
-// May import: PlanterCore, PlanterJSON, ExecutorAPI (the C header), ProcessSupport. Not the
-// manifest model, not the deployment config, not the server, not Yams.
+// May import: PlanterCore, PlanterJSON, ExecutorAPI (the C header), ProcessSupport, and ExecutorKit
+// internally (the executor process's I/O thread runs on its ChildWatcher; no SDK type is in this
+// module's API). Not the manifest model, not the deployment config, not the server, not Yams.
