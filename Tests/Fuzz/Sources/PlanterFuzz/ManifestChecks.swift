@@ -108,9 +108,11 @@ enum Pointers {
     static func checkProblems(_ problems: [Problem], in document: JSON) {
         for problem in problems {
             require(!problem.message.isEmpty, "a problem without a message at \(problem.path)")
-            require(problem.path.isEmpty || problem.path.hasPrefix("/"), "not a JSON pointer: \(problem.path)")
-            guard !problem.path.isEmpty, resolve(problem.path, in: document) == nil else { continue }
-            let parent = String(problem.path[..<problem.path.lastIndex(of: "/")!])
+            // By byte: "/" followed by a combining mark (a key that starts with one) is one Character.
+            let bytes = Array(problem.path.utf8)
+            require(bytes.isEmpty || bytes[0] == UInt8(ascii: "/"), "not a JSON pointer: \(problem.path)")
+            guard !bytes.isEmpty, resolve(problem.path, in: document) == nil else { continue }
+            let parent = String(decoding: bytes[..<(bytes.lastIndex(of: UInt8(ascii: "/")) ?? 0)], as: UTF8.self)
             require(resolve(parent, in: document) != nil,
                     "\"\(problem.path)\" (\(problem.message)) points nowhere in the document")
         }
@@ -120,7 +122,8 @@ enum Pointers {
     static func resolve(_ pointer: String, in document: JSON) -> JSON? {
         guard !pointer.isEmpty else { return document }
         var current = document
-        for raw in pointer.split(separator: "/", omittingEmptySubsequences: false).dropFirst() {
+        for rawBytes in Array(pointer.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst() {
+            let raw = String(decoding: rawBytes, as: UTF8.self)
             let segment = raw.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
             switch current {
             case .object(let object):
