@@ -16,8 +16,11 @@ import PackageDescription
 //                            phase to the executor instance that serves it (created on first use)
 //   Sources/CSQLite          SQLite (Debian's libsqlite3-dev), for the history store
 //   Sources/Store            PlanterStore: the embedded history (plans, runs, attempts, events) in SQLite
+//   Sources/CNATS            nats.c (Debian's libnats-dev), for the NATS client
+//   Sources/Messaging        PlanterMessaging: the NATS client (connections, subjects, headers, request/reply)
 //   Sources/Host             the engine: manifest → validation → graph → runner → service → store
-//   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
+//   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService, and the protocol's
+//                            NATS session interface (Sessions/)
 //   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/planter          the command-line tool
@@ -86,6 +89,7 @@ let package = Package(
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CNATS", path: "Sources/CNATS"),
         .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
         .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
         .target(name: "PlanterDocument", dependencies: ["PlanterCore", "PlanterJSON", .product(name: "Yams", package: "Yams")],
@@ -95,6 +99,7 @@ let package = Package(
         .target(name: "PlanterDeployment", dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime"],
                 path: "Sources/Deployment"),
         .target(name: "PlanterStore", dependencies: ["CSQLite", "PlanterCore", "PlanterJSON"], path: "Sources/Store"),
+        .target(name: "PlanterMessaging", dependencies: ["CNATS", "PlanterCore"], path: "Sources/Messaging"),
         .target(
             name: "PlanterHost",
             dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport",
@@ -104,7 +109,7 @@ let package = Package(
         .target(
             name: "PlanterServer",
             dependencies: [
-                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore",
+                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterMessaging",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -136,8 +141,9 @@ let package = Package(
         tests("ShellExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterCLITests", ["PlanterJSON"]),
         tests("PlanterStoreTests", ["PlanterStore", "PlanterJSON"]),
+        tests("PlanterMessagingTests", ["PlanterMessaging", "PlanterTestSupport"]),
         tests("PlanterServerTests", [
-            "PlanterServer", "PlanterHost", "PlanterJSON",
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterMessaging", "PlanterTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.

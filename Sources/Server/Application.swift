@@ -5,6 +5,7 @@ import NIOCore
 import PlanterCore
 import PlanterDeployment
 import PlanterHost
+import PlanterMessaging
 import PlanterStore
 import ServiceLifecycle
 
@@ -18,11 +19,13 @@ public struct PlanterServer: Sendable {
         case history(String)
         /// The tokens file (`PLANTER_TOKENS_FILE`) is invalid (exit 2).
         case invalidTokens(path: String, [Problem])
+        /// The NATS connection cannot be set up (bad credentials file, options) (exit 2).
+        case nats(String)
 
         public var description: String {
             switch self {
             case .invalidConfig(let problems): return "the deployment config is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
-            case .history(let message): return message
+            case .history(let message), .nats(let message): return message
             case .invalidTokens(let path, let problems):
                 return "the tokens file \(path) (PLANTER_TOKENS_FILE) is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
             }
@@ -70,9 +73,13 @@ public struct PlanterServer: Sendable {
         configuration.strict = PlanValidator.strictFromEnvironment(ProcessInfo.processInfo.environment)
         let hadState = StateFile(root: settings.root).exists
         configuration.retention = Retention(runs: setup.deployment.historyRuns, days: setup.deployment.historyDays)
+        var sessions: SessionBridge?
+        if let nats = settings.nats { sessions = try await SessionBridge.connect(nats, prefix: settings.natsPrefix, logger: logger) }
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
-                                                                      capacity: CapacityPool(slots: configuration.parallel)))
+                                                                      capacity: CapacityPool(slots: configuration.parallel),
+                                                                      sessions: sessions))
+        sessions?.attach(namespaces)
         let service = namespaces.defaultService
 
         var syncPending = false
@@ -84,7 +91,7 @@ public struct PlanterServer: Sendable {
         self.namespaces = namespaces
         self.syncPending = syncPending
         environment = ServerEnvironment(namespaces: namespaces, tokens: tokens, settings: settings, metrics: metrics, shutdown: ShutdownTrigger(logger: logger),
-                                        openAPI: OpenAPIDocument.load(), logger: logger)
+                                        openAPI: OpenAPIDocument.load(), sessions: sessions, logger: logger)
     }
 
     /// Every route, under the prefix.
@@ -127,8 +134,11 @@ public struct PlanterServer: Sendable {
 
     /// Serves until SIGTERM, SIGINT or POST /STOP; then saves the state and returns.
     public func run() async throws {
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: application()),
+        // Graceful shutdown goes in reverse order: the namespaces' runs end (and are mirrored)
+        // before the NATS connection closes, and the HTTP server answers until the end.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application())]
+        if let sessions = environment.sessions { services.append(.init(service: sessions)) }
+        services += [
             .init(service: ServiceShutdown(namespaces: namespaces, logger: logger)),
             .init(service: ReloadOnHangup(namespaces: namespaces, logger: logger)),
         ]

@@ -1,6 +1,7 @@
 import Foundation
 import PlanterCore
 import PlanterHost
+import PlanterMessaging
 
 /// Everything `planter serve` is told by flags and the environment.
 public struct ServerSettings: Sendable {
@@ -26,6 +27,11 @@ public struct ServerSettings: Sendable {
     public var syncToken: String?
     /// How long a shutdown lets a running plan finish before cancelling it (`PLANTER_SHUTDOWN_GRACE`, seconds).
     public var shutdownGrace: Duration = .seconds(10)
+    /// `NATS_URL` (comma-separated `nats://[user:pass@]host:port`) and `NATS_CREDS` (a credentials
+    /// file): the session interface over NATS. Nil: no NATS.
+    public var nats: NATSSettings?
+    /// `PLANTER_NATS_PREFIX`: put before every session subject (empty: the protocol's subjects as written).
+    public var natsPrefix = ""
 
     public init() {}
 
@@ -69,6 +75,16 @@ public struct ServerSettings: Sendable {
                 throw SettingsError("PLANTER_SHUTDOWN_GRACE must be a duration from 0 to 30 days (seconds, or 30s, 1m), not \"\(grace)\"")
             }
             settings.shutdownGrace = duration.duration
+        }
+        if let url = value("NATS_URL") {
+            switch NATSSettings.parseServers(url) {
+            case .success(let servers): settings.nats = NATSSettings(servers: servers, credentialsFile: value("NATS_CREDS"), name: "planter serve")
+            case .failure(let error): throw SettingsError("NATS_URL: \(error.text)")
+            }
+        }
+        if let prefix = value("PLANTER_NATS_PREFIX") {
+            if let problem = SessionSubjects.prefixProblem(prefix) { throw SettingsError(problem) }
+            settings.natsPrefix = prefix
         }
         return settings
     }

@@ -32,6 +32,7 @@ extension PlanterService {
         var object = JSONObject()
         object.appendUnchecked("activeRunId", active.map { .string($0.runId) } ?? .null)
         object.appendUnchecked("status", .string(active.map { $0.runner.snapshot().status.rawValue } ?? "idle"))
+        object.appendUnchecked("paused", .bool(active?.runner.isPaused ?? false))
         object.appendUnchecked("planId", state.current.map { .string($0.planId) } ?? .null)
         object.appendUnchecked("phases", .object(perPhase))
         object.appendUnchecked("counts", .object(countObject))

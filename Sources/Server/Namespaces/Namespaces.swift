@@ -20,6 +20,8 @@ actor Namespaces {
         let logger: Logger
         /// The server's `parallel` phases at once, shared round-robin by the namespaces' runs.
         let capacity: CapacityPool
+        /// The NATS session interface: every run is mirrored on a session (nil: no NATS).
+        let sessions: SessionBridge?
 
         /// `$PLANTER_ROOT/namespaces`, the folder of every namespace but `default`.
         var folder: String { (root as NSString).appendingPathComponent("namespaces") }
@@ -38,6 +40,11 @@ actor Namespaces {
             if let limit = setup.deployment.namespaceParallel[name] { configuration.parallel = min(configuration.parallel, limit) }
             configuration.capacity = (capacity, name)
             configuration.allowedExecutors = allowedExecutors(name)
+            var sinks: [any EventSink] = [RunObserver(metrics: metrics, logger: logger, namespace: name)]
+            if let sessions {
+                configuration.runStarting = sessions.runStarting(namespace: name)
+                sinks.append(sessions.mirror(namespace: name))
+            }
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
             let history: History
@@ -49,7 +56,7 @@ actor Namespaces {
                 throw .history(error.description)
             }
             let service = PlanterService(setup: setup, configuration: configuration, stateFile: stateFile, eventLog: eventLog,
-                                         history: history, sinks: [RunObserver(metrics: metrics, logger: logger, namespace: name)])
+                                         history: history, sinks: sinks)
             for warning in await service.start() { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
             if let pruned = await service.pruneHistory() { logger.info("\(pruned)", metadata: ["namespace": "\(name)"]) }
             logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.store.path)"])

@@ -112,6 +112,11 @@ enum SystemRoutes {
                 check("history", true, "the history store takes writes")
             }
         }
+        if let sessions = environment.sessions {
+            // Plans over HTTP still run while NATS is away; only the sessions wait for it.
+            let (ok, message) = sessions.readiness
+            check("nats", ok, message, fatal: false)
+        }
         let catalog = await service.setup.catalog
         let loaded = catalog.plugins.map { JSON.string($0.name) }
         let failures = catalog.failures.map { JSON.object(["path": .string($0.path), "reason": .string($0.reason)]) }
