@@ -78,6 +78,7 @@ public final class NATSConnection: @unchecked Sendable {
         try NATSError.check(natsOptions_SetMaxReconnect(options, -1), "reconnect")
         try NATSError.check(natsOptions_SetSendAsap(options, true), "send asap")
         try NATSError.check(natsOptions_SetNoRandomize(options, false), "randomize")
+        try NATSError.check(natsOptions_SetNoEcho(options, settings.noEcho), "no echo")
         if let file = settings.credentialsFile {
             try NATSError.check(natsOptions_SetUserCredentialsFromFiles(options, file, nil), "credentials \(file)")
         }

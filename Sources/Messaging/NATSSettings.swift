@@ -10,6 +10,9 @@ public struct NATSSettings: Sendable, Equatable {
     public var connectTimeoutMs: Int64 = 2000
     public var maxReconnectWaitMs: Int64 = 8000
     public var pingIntervalMs: Int64 = 10_000
+    /// The server does not deliver this connection's own messages to its subscriptions (a
+    /// Planter that mirrors `.state` and listens to a runtime's `.state` hears only the runtime).
+    public var noEcho = false
 
     public init(servers: [String], credentialsFile: String? = nil, name: String) {
         self.servers = servers

@@ -54,8 +54,11 @@ public struct PlanterServer: Sendable {
             logger.info("tokens", metadata: ["path": "\(path)", "tokens": "\(grants.count)"])
         }
         let tokens = grants.isEmpty ? nil : AccessTokens(grants: grants)
+        // NATS first: executors served over it (session runtimes, worker pools) are made with the connection.
+        var sessions: SessionBridge?
+        if let nats = settings.nats { sessions = try await SessionBridge.connect(nats, prefix: settings.natsPrefix, logger: logger) }
         let setup: DeploymentSetup
-        switch DeploymentSetup.prepare(configPath: settings.configPath) {
+        switch DeploymentSetup.prepare(configPath: settings.configPath, externals: sessions.map(\.externalExecutors)) {
         case .success(let prepared): setup = prepared
         case .failure(let failure): throw StartupError.invalidConfig(failure.problems)
         }
@@ -73,8 +76,6 @@ public struct PlanterServer: Sendable {
         configuration.strict = PlanValidator.strictFromEnvironment(ProcessInfo.processInfo.environment)
         let hadState = StateFile(root: settings.root).exists
         configuration.retention = Retention(runs: setup.deployment.historyRuns, days: setup.deployment.historyDays)
-        var sessions: SessionBridge?
-        if let nats = settings.nats { sessions = try await SessionBridge.connect(nats, prefix: settings.natsPrefix, logger: logger) }
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
                                                                       capacity: CapacityPool(slots: configuration.parallel),

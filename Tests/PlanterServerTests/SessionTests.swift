@@ -192,3 +192,74 @@ import Testing
         }
     }
 }
+
+/// The hybrid model: a runtime peer on NATS executes the phases of a `session: {runtime: true}` executor.
+@Suite(.serialized) struct SessionRuntimeTests {
+    func runtimePhase(_ id: String, waitFor: [String] = [], extra: String = "") -> String {
+        let wait = waitFor.isEmpty ? "" : #", "waitFor": {"phases": [\#(waitFor.map { "\"\($0)\"" }.joined(separator: ", "))]}"#
+        return #"{"kind": "Phase", "id": "\#(id)", "spec": {"selector": {"matchLabels": {"executor": "runtime"}}\#(wait)\#(extra)}}"#
+    }
+
+    @Test func aRuntimePeerExecutesTheTargetsAndItsStateIsThePhasesProgress() async throws {
+        try await withHarness { harness in
+            let nats = try TestDaemon.nats(directory: harness.path("nats"))
+            try harness.write("deploy.yaml", """
+                executors:
+                  - name: runtime
+                    session: {runtime: true, ackTimeout: 1s}
+                  - name: shell
+                    plugin: shell
+                """)
+            let peer = try NATSConnection.connect(NATSSettings(servers: [nats.natsURL], name: "runtime-peer"))
+            defer { peer.close() }
+            let targets = Mutex<[String]>([])
+            // The peer: accepts `build` and `deploy` (running, a log line, complete), refuses `refused`, ignores `silent`.
+            _ = try peer.subscribe("plan.session.*.target") { message in
+                guard let body = try? JSONParser.parse(message.data), let phase = body["phaseId"]?.stringValue else { return }
+                targets.withLock { $0.append(phase) }
+                let base = String(message.subject.dropLast("target".count))
+                func send(_ kind: String, _ json: String) { try? peer.publish(base + kind, Array(json.utf8)) }
+                switch phase {
+                case "silent": return
+                case "refused": send("ack", #"{"phaseId": "refused", "accepted": false, "queued": false, "reason": "no capacity"}"#)
+                default:
+                    send("ack", #"{"phaseId": "\#(phase)", "accepted": true, "queued": true}"#)
+                    send("state", #"{"phaseId": "\#(phase)", "status": "running", "updated": "2026-12-02T06:00:00Z"}"#)
+                    send("log", #"{"phaseId": "\#(phase)", "level": "info", "message": "Executing phase: \#(phase)", "timestamp": "2026-12-02T06:00:00Z"}"#)
+                    send("state", #"{"phaseId": "\#(phase)", "status": "complete", "updated": "2026-12-02T06:00:01Z"}"#)
+                }
+            }
+            try await peer.flush()
+            let server = try await harness.start(environment: ["NATS_URL": nats.natsURL], arguments: ["--config", harness.path("deploy.yaml")])
+            #expect(await eventually(within: 10) { (try? await server.json("/ready"))?["checks"]?.arrayValue?
+                .contains { $0["name"] == "nats" && $0["ok"] == true } ?? false })
+
+            let good = try await server.post("/plan?wait=true", manifest(runtimePhase("build"), runtimePhase("deploy", waitFor: ["build"])))
+            let result = try good.json()["result"]
+            #expect(result?["status"] == "succeeded", "\(good)")
+            #expect(targets.withLock { $0 } == ["build", "deploy"], "deploy is targeted only after build completed")
+            let run = try await server.json("/runs/\(result?["runId"]?.stringValue ?? "")")
+            #expect(run["phases"]?.arrayValue?.first?["output"]?.stringValue?.contains("Executing phase: build") == true, "\(run)")
+
+            let bad = try await server.post("/plan?wait=true", manifest(
+                runtimePhase("refused", extra: #", "retry": {"maxAttempts": 2, "x-initialDelay": "10ms"}"#)))
+            let refused = try bad.json()["result"]?["phases"]?.arrayValue?.first { $0["id"] == "refused" }
+            #expect(refused?["status"] == "failed")
+            #expect(refused?["attempts"]?.arrayValue?.count == 2, "the retry policy applies to a refusal")
+            #expect(refused?["message"]?.stringValue?.contains("refused phase refused: no capacity") == true, "\(refused ?? .null)")
+            let quiet = try await server.post("/plan?wait=true", manifest(runtimePhase("silent")))
+            let silent = try quiet.json()["result"]?["phases"]?.arrayValue?.first { $0["id"] == "silent" }
+            #expect(silent?["message"]?.stringValue?.contains("no .ack from the session's runtime within 1000 ms") == true, "\(silent ?? .null)")
+        }
+    }
+
+    @Test func withoutNATSARuntimeExecutorMakesThePlanInvalidSayingWhy() async throws {
+        try await withHarness { harness in
+            try harness.write("deploy.yaml", "executors:\n  - name: runtime\n    session: {runtime: true}\n")
+            let server = try await harness.start(arguments: ["--config", harness.path("deploy.yaml")])
+            let answer = try await server.post("/plan", manifest(runtimePhase("x")))
+            #expect(answer.status == 400)
+            #expect(answer.text.contains("set NATS_URL"), "\(answer)")
+        }
+    }
+}

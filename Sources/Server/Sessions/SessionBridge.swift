@@ -19,6 +19,10 @@ import Glibc
 final class SessionBridge: Service, Sendable {
     let connection: NATSConnection
     let table = SessionTable()
+    /// Attempts a session's runtime executes (`session: {runtime: true}` executors).
+    let runtime = SessionRuntime()
+    /// A deployment executor is a session runtime: `.ack`, `.state` and `.log` are listened to.
+    let runtimeWanted = Mutex(false)
     let subjects: SessionSubjects
     /// This process's `Planter-Origin` (its `.start` messages are not taken as input by any Planter).
     let origin: String
@@ -41,6 +45,7 @@ final class SessionBridge: Service, Sendable {
         let origin = "planter-\(hostName())-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         var settings = settings
         settings.name = "planter serve \(origin)"
+        settings.noEcho = true
         let named = settings
         let result: Result<NATSConnection, NATSError> = await withCheckedContinuation { continuation in
             startThread(name: "planter-nats-connect") {
@@ -91,6 +96,17 @@ final class SessionBridge: Service, Sendable {
         for kind in [SessionSubjects.Kind.start, .control, .getState, .diff] {
             for subject in subjects.wildcards(kind) {
                 subscriptions.append(try connection.subscribe(subject) { message in continuation.yield(message) })
+            }
+        }
+        if runtimeWanted.withLock({ $0 }) {
+            // Straight to the waiting attempt, on nats.c's thread (it only enqueues).
+            for kind in [SessionSubjects.Kind.ack, .state, .log] {
+                for subject in subjects.wildcards(kind) {
+                    subscriptions.append(try connection.subscribe(subject) { [subjects, runtime] message in
+                        guard let (namespace, session, kind) = subjects.parse(message.subject) else { return }
+                        runtime.receive(SessionTable.Key(namespace: namespace, session: session), kind, message.data)
+                    })
+                }
             }
         }
         logger.info("NATS sessions", metadata: ["subjects": "\(subjects.prefix)plan.session.>", "connected": "\(connection.isConnected)"])
