@@ -17,7 +17,8 @@ import PackageDescription
 //   Sources/CSQLite          SQLite (Debian's libsqlite3-dev), for the history store
 //   Sources/Store            PlanterStore: the embedded history (plans, runs, attempts, events) in SQLite
 //   Sources/CNATS            nats.c (Debian's libnats-dev), for the NATS client
-//   Sources/Messaging        PlanterMessaging: the NATS client (connections, subjects, headers, request/reply)
+//   Sources/Messaging        PlanterMessaging: the NATS client (connections, headers, request/reply, JetStream)
+//   Sources/Workers          PlanterWorkers: worker pools over JetStream (`planter worker`, the remote executor)
 //   Sources/Host             the engine: manifest → validation → graph → runner → service → store
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService, and the protocol's
 //                            NATS session interface (Sessions/)
@@ -100,6 +101,8 @@ let package = Package(
                 path: "Sources/Deployment"),
         .target(name: "PlanterStore", dependencies: ["CSQLite", "PlanterCore", "PlanterJSON"], path: "Sources/Store"),
         .target(name: "PlanterMessaging", dependencies: ["CNATS", "PlanterCore"], path: "Sources/Messaging"),
+        .target(name: "PlanterWorkers", dependencies: ["PlanterMessaging", "ExecutorRuntime", "PlanterDeployment", "PlanterCore", "PlanterJSON"],
+                path: "Sources/Workers"),
         .target(
             name: "PlanterHost",
             dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport",
@@ -110,6 +113,7 @@ let package = Package(
             name: "PlanterServer",
             dependencies: [
                 "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterMessaging",
+                "PlanterWorkers",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -126,6 +130,7 @@ let package = Package(
             name: "planter",
             dependencies: [
                 "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime", "PlanterCore",
+                "PlanterWorkers", "PlanterMessaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/planter"

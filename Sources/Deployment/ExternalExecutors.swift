@@ -14,14 +14,16 @@ extension ExecutorDefinition {
         /// session (`.target`), accepted by the runtime (`.ack`), and its `.state` and `.log`
         /// messages are the phase's progress and output.
         case sessionRuntime(ackTimeout: PlanDuration?)
-        /// `remote: {pool: NAME, scheduleTimeout: 60s}`: a `planter worker` of pool NAME runs it.
-        case remotePool(String, scheduleTimeout: PlanDuration?)
+        /// `remote: {pool: NAME, scheduleTimeout: 60s, lease: 30s}`: a `planter worker` of pool NAME
+        /// runs it; no worker within `scheduleTimeout` fails the attempt, and so does a worker
+        /// silent for `lease`.
+        case remotePool(String, scheduleTimeout: PlanDuration?, lease: PlanDuration?)
 
         /// The binding's plugin name, for answers and metrics.
         public var pluginName: String {
             switch self {
             case .sessionRuntime: return "session-runtime"
-            case .remotePool(let pool, _): return "remote:\(pool)"
+            case .remotePool(let pool, _, _): return "remote:\(pool)"
             }
         }
     }
@@ -66,9 +68,13 @@ extension Deployment {
             if let (timeout, timeoutPath) = inner.take("scheduletimeout") {
                 scheduleTimeout = positive(FieldReader.duration(timeout, timeoutPath, &problems, what: "scheduleTimeout"), timeoutPath, &problems)
             }
-            inner.finish(&problems, known: "pool, scheduleTimeout", severity: .error)
+            var lease: PlanDuration?
+            if let (timeout, timeoutPath) = inner.take("lease") {
+                lease = positive(FieldReader.duration(timeout, timeoutPath, &problems, what: "lease"), timeoutPath, &problems)
+            }
+            inner.finish(&problems, known: "pool, scheduleTimeout, lease", severity: .error)
             if definition.external != nil { problems.error(path, "an executor has either session or remote, not both") }
-            if !pool.isEmpty { definition.external = .remotePool(pool, scheduleTimeout: scheduleTimeout) }
+            if !pool.isEmpty { definition.external = .remotePool(pool, scheduleTimeout: scheduleTimeout, lease: lease) }
         }
         if definition.external != nil, !definition.plugin.isEmpty || definition.command != nil || definition.isolation != .inProcess {
             problems.error(definition.path, "an executor served over NATS (session or remote) has no plugin, command or isolation")

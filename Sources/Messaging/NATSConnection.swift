@@ -144,24 +144,25 @@ public final class NATSConnection: @unchecked Sendable {
 
     /// Sends a request and waits for the first answer, on a thread of its own.
     public func request(_ subject: String, _ data: [UInt8], timeoutMs: Int64) async throws(NATSError) -> NATSMessage {
-        guard data.count <= Int(Int32.max) else { throw NATSError("request \(subject)", message: "\(data.count) bytes is too large") }
         let result: Result<NATSMessage, NATSError> = await withCheckedContinuation { continuation in
             startThread(name: "planter-nats-request") { [self] in
-                var reply: OpaquePointer?
-                let status = data.withUnsafeBytes {
-                    natsConnection_Request(&reply, self.connection, subject, $0.baseAddress, Int32($0.count), timeoutMs)
-                }
-                if status == NATS_OK, let reply {
-                    let message = NATSMessage(copying: reply, headers: [])
-                    natsMsg_Destroy(reply)
-                    continuation.resume(returning: .success(message))
-                } else {
-                    continuation.resume(returning: .failure(NATSError("request \(subject)", status)))
-                }
+                continuation.resume(returning: Result { () throws(NATSError) in try self.requestBlocking(subject, data, timeoutMs: timeoutMs) })
                 nats_ReleaseThreadMemory()
             }
         }
         return try result.get()
+    }
+
+    /// The same, blocking the calling thread (one that is not the concurrency pool's).
+    public func requestBlocking(_ subject: String, _ data: [UInt8], timeoutMs: Int64) throws(NATSError) -> NATSMessage {
+        guard data.count <= Int(Int32.max) else { throw NATSError("request \(subject)", message: "\(data.count) bytes is too large") }
+        var reply: OpaquePointer?
+        let status = data.withUnsafeBytes {
+            natsConnection_Request(&reply, connection, subject, $0.baseAddress, Int32($0.count), timeoutMs)
+        }
+        guard status == NATS_OK, let reply else { throw NATSError("request \(subject)", status) }
+        defer { natsMsg_Destroy(reply) }
+        return NATSMessage(copying: reply, headers: [])
     }
 
     /// Waits until the server has everything published so far (or the timeout), off the pool.

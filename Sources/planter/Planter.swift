@@ -10,7 +10,7 @@ struct Planter: ParsableCommand {
         commandName: "planter",
         abstract: "Runs Phase Manifests through pluggable executors.",
         version: PlanterVersion.current,
-        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, ServeCommand.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, PluginsCommand.self, ServeCommand.self, WorkerCommand.self]
     )
 }
 

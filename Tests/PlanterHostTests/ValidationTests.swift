@@ -142,7 +142,7 @@ import Testing
         let (deployment, clean) = Deployment.decode(good, source: "test")
         #expect(!clean.hasErrors, "\(clean.all)")
         #expect(deployment.executors.map(\.external) == [.sessionRuntime(ackTimeout: PlanDuration(milliseconds: 5000)),
-                                                         .remotePool("gpu-1", scheduleTimeout: PlanDuration(milliseconds: 120_000))])
+                                                         .remotePool("gpu-1", scheduleTimeout: PlanDuration(milliseconds: 120_000), lease: nil)])
         let bad = try JSONParser.parse(#"{"executors":[{"name":"a","session":{"runtime":"yes"}},{"name":"b","remote":{"pool":"has.dot"}},{"name":"c","plugin":"shell","remote":{"pool":"p","bogus":1}},{"name":"d","session":{"runtime":true,"ackTimeout":"0s"}}]}"#)
         let text = Deployment.decode(bad, source: "test").1.all.map(\.description)
         #expect(text.contains("/executors/0/session/runtime: runtime is true or false"), "\(text)")

@@ -186,9 +186,11 @@ final class RunEngine: @unchecked Sendable {
         attempt.endedAt = now
         attempt.exitCode = result.exitCode
         attempt.message = message
+        attempt.worker = result.worker
         records[index].attempts[job.attempt - 1] = attempt
         var details: JSONObject = ["status": .string(status.rawValue), "durationMs": .int(attempt.durationMs ?? 0)]
         if let code = result.exitCode { details.appendUnchecked("exitCode", .int(Int64(code))) }
+        if let worker = result.worker { details.appendUnchecked("worker", .string(worker)) }
         emit(RunEvent(time: now, runId: options.runId, phaseId: records[index].id, attempt: job.attempt,
                       kind: .attemptFinished, level: status == .succeeded ? .info : .warning, message: message,
                       details: details))

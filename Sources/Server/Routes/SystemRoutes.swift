@@ -70,6 +70,16 @@ enum SystemRoutes {
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: ResponseBody(byteBuffer: bytes))
         }
 
+        // The `planter worker`s heard from in the last 10 s (their presence every 2 s), for every pool.
+        table.add(.get, "/workers", scope: .server) { _, _ in
+            let workers = environment.sessions?.workers ?? []
+            return Reply.json(["workers": .array(workers.map { worker in
+                ["id": .string(worker.id), "pool": .string(worker.pool), "executors": .array(worker.executors.map(JSON.string)),
+                 "capacity": .int(Int64(worker.capacity)), "inFlight": .int(Int64(worker.inFlight)),
+                 "protocol": .int(Int64(worker.version)), "lastHeartbeat": .string(worker.lastSeen.iso8601)]
+            }), "nats": .bool(environment.sessions != nil)])
+        }
+
         // The namespaces the caller's token may use, each with its applied plan and run in progress.
         let namespaces = environment.namespaces
         table.add(.get, "/namespaces", scope: .server) { _, context in

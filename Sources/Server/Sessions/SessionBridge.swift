@@ -4,6 +4,7 @@ import PlanterDeployment
 import PlanterHost
 import PlanterJSON
 import PlanterMessaging
+import PlanterWorkers
 import ServiceLifecycle
 import Synchronization
 
@@ -23,6 +24,22 @@ final class SessionBridge: Service, Sendable {
     let runtime = SessionRuntime()
     /// A deployment executor is a session runtime: `.ack`, `.state` and `.log` are listened to.
     let runtimeWanted = Mutex(false)
+    /// The worker pools' side in this server, made with the first `remote` executor.
+    private let remote = Mutex<RemoteDispatcher?>(nil)
+
+    /// The worker pools' dispatcher (one per server, on this connection).
+    func dispatcher() throws(NATSError) -> RemoteDispatcher {
+        try remote.withLock { current throws(NATSError) -> RemoteDispatcher in
+            if let current { return current }
+            let logger = self.logger
+            let made = try RemoteDispatcher(connection: connection) { line in logger.warning("\(line)") }
+            current = made
+            return made
+        }
+    }
+
+    /// The workers heard from lately (nil: no remote executor, so no pool is followed).
+    var workers: [RemoteDispatcher.Presence]? { remote.withLock { $0 }?.workers }
     let subjects: SessionSubjects
     /// This process's `Planter-Origin` (its `.start` messages are not taken as input by any Planter).
     let origin: String
@@ -116,6 +133,7 @@ final class SessionBridge: Service, Sendable {
             continuation.finish()
         }
         for subscription in subscriptions { connection.unsubscribe(subscription) }
+        remote.withLock { $0 }?.stop()
         await connection.shutdown()
     }
 

@@ -3,6 +3,7 @@ import PlanterCore
 import PlanterDeployment
 import PlanterJSON
 import PlanterMessaging
+import PlanterWorkers
 import Synchronization
 
 /// The protocol's hybrid model: an external runtime executes a session's phases. For each
@@ -13,27 +14,7 @@ import Synchronization
 /// its `.log` messages as the phase's output.
 final class SessionRuntime: Sendable {
     /// One attempt waiting for its runtime's messages.
-    final class Waiter: Sendable {
-        let monitor = Monitor()
-        let arrived: Condition
-        let inbox = Mutex<[Arrival]>([])
-        init() { arrived = Condition(monitor) }
-
-        func deliver(_ arrival: Arrival) {
-            inbox.withLock { $0.append(arrival) }
-            monitor.withLock { arrived.signal() }
-        }
-
-        /// The next message, or nil at the monotonic deadline (or when `stop` says so, checked every 50 ms).
-        func next(until deadline: Int64, stop: () -> Bool) -> Arrival? {
-            while true {
-                if let first = inbox.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return first }
-                let now = Monitor.monotonicNow()
-                if now >= deadline || stop() { return nil }
-                monitor.withLock { arrived.wait(untilMonotonic: min(deadline, now + 50_000_000)) }
-            }
-        }
-    }
+    typealias Waiter = Mailbox<Arrival>
 
     enum Arrival: Sendable {
         case ack(accepted: Bool, reason: String?)
@@ -150,8 +131,13 @@ extension SessionBridge {
             case .sessionRuntime(let ackTimeout):
                 runtimeWanted.withLock { $0 = true }
                 return .success(SessionRuntimeExecutor(sessions: self, ackTimeoutMs: ackTimeout?.milliseconds ?? 10_000))
-            case .remotePool(let pool, _):
-                return .failure(ExternalExecutorUnavailable("worker pools (remote: {pool: \(pool)}) are not available in this version"))
+            case .remotePool(let pool, let scheduleTimeout, let lease):
+                do {
+                    return .success(RemotePoolExecutor(dispatcher: try dispatcher(), pool: pool, scheduleTimeoutMs: scheduleTimeout?.milliseconds,
+                                                       leaseMs: lease?.milliseconds))
+                } catch {
+                    return .failure(ExternalExecutorUnavailable("pool \(pool): \(error)"))
+                }
             }
         }
     }
