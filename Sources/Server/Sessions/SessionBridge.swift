@@ -116,14 +116,14 @@ final class SessionBridge: Service, Sendable {
             }
         }
         if runtimeWanted.withLock({ $0 }) {
-            // Straight to the waiting attempt, on nats.c's thread (it only enqueues).
-            for kind in [SessionSubjects.Kind.ack, .state, .log] {
-                for subject in subjects.wildcards(kind) {
-                    subscriptions.append(try connection.subscribe(subject) { [subjects, runtime] message in
-                        guard let (namespace, session, kind) = subjects.parse(message.subject) else { return }
-                        runtime.receive(SessionTable.Key(namespace: namespace, session: session), kind, message.data)
-                    })
-                }
+            // One subscription for a runtime's `.ack`, `.state` and `.log` (one delivery thread keeps
+            // the order the runtime published them in: a phase's output before its `complete`),
+            // straight to the waiting attempt on nats.c's thread (it only enqueues).
+            for subject in subjects.everyKind {
+                subscriptions.append(try connection.subscribe(subject) { [subjects, runtime] message in
+                    guard let (namespace, session, kind) = subjects.parse(message.subject), [.ack, .state, .log].contains(kind) else { return }
+                    runtime.receive(SessionTable.Key(namespace: namespace, session: session), kind, message.data)
+                })
             }
         }
         logger.info("NATS sessions", metadata: ["subjects": "\(subjects.prefix)plan.session.>", "connected": "\(connection.isConnected)"])

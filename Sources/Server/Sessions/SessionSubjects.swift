@@ -43,6 +43,11 @@ struct SessionSubjects: Sendable {
         [prefix + "plan.session.*." + kind.rawValue, prefix + "*.plan.session.*." + kind.rawValue]
     }
 
+    /// Every session message of every namespace.
+    var everyKind: [String] {
+        [prefix + "plan.session.*.*", prefix + "*.plan.session.*.*"]
+    }
+
     /// The namespace, session and kind of a subject this Planter subscribed to; nil for any
     /// other (a namespace or session id that breaks the rules, an unknown kind).
     func parse(_ subject: String) -> (namespace: String, session: String, kind: Kind)? {
