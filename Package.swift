@@ -127,6 +127,8 @@ let package = Package(
             dependencies: [
                 "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime", "PlanterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The client commands (apply, logs, …); already linked for the server.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/planter"
         ),
