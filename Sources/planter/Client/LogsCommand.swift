@@ -62,8 +62,8 @@ struct LogsCommand: ParsableCommand {
                 }
                 return false
             }
-            let runId = try await Self.runToFollow(run, client: client)
             let status = try await client.send(.GET, "/status")
+            let runId = try await Self.runToFollow(run, active: status["activeRunId"]?.stringValue, client: client)
             var follower = RunFollower(client: client, format: format, progress: mode, filters: filters)
             follower.logThreshold = threshold
             follower.printsEvents = true
@@ -74,9 +74,9 @@ struct LogsCommand: ParsableCommand {
     }
 
     /// The run named, else the one in progress, else the newest; exit 5 when there is none.
-    static func runToFollow(_ named: String?, client: PlanterClient) async throws(ExitCode) -> String {
+    static func runToFollow(_ named: String?, active: String?, client: PlanterClient) async throws(ExitCode) -> String {
         if let named { return named }
-        if let active = try await client.send(.GET, "/status")["activeRunId"]?.stringValue { return active }
+        if let active { return active }
         let runs = try await client.send(.GET, "/runs", query: [("limit", "1")])
         guard let newest = runs["runs"]?.arrayValue?.first?["runId"]?.stringValue else {
             throw client.fail(.notFound, "namespace \(client.endpoint.namespaceName) has no runs to follow")

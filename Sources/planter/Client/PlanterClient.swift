@@ -86,14 +86,26 @@ final class PlanterClient: Sendable {
             let bytes = (try? await response.body.collect(upTo: Self.maximumBody)).map { Array(buffer: $0) } ?? []
             throw refused(response.status, try? JSONParser.parse(bytes), bytes, url: url)
         }
+        // Blocks end at a blank line; each chunk is scanned once from where the last scan stopped, and
+        // what it completed is dropped at once (a backlog of 100,000 events arrives in many chunks).
         var pending: [UInt8] = []
+        var scanned = 1
         do {
             for try await chunk in response.body {
                 pending += chunk.readableBytesView
-                while let end = Self.blockEnd(pending) {
-                    if let json = Self.event(in: pending[..<end]) { each(json) }
-                    pending.removeFirst(end + 2)
+                var start = 0
+                var index = scanned
+                while index < pending.count {
+                    if pending[index] == 0x0A && pending[index - 1] == 0x0A {
+                        if let json = Self.event(in: pending[start..<(index - 1)]) { each(json) }
+                        start = index + 1
+                        index = start + 1
+                    } else {
+                        index += 1
+                    }
                 }
+                pending.removeFirst(start)
+                scanned = max(1, index - start)
                 if pending.count > Self.maximumEvent {
                     throw fail(.failed, "an event of \(url) is larger than \(Self.maximumEvent) bytes")
                 }
@@ -103,13 +115,6 @@ final class PlanterClient: Sendable {
         } catch {
             throw fail(.unreachable, "the event stream of \(url) broke off: \(Self.describe(error))")
         }
-    }
-
-    /// The index of the first `\n\n` (the end of an SSE block).
-    private static func blockEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 2 else { return nil }
-        for index in 0..<(bytes.count - 1) where bytes[index] == 0x0A && bytes[index + 1] == 0x0A { return index }
-        return nil
     }
 
     /// The JSON of a block's `data:` lines (joined by newlines, as SSE says); nil for a comment or keep-alive.

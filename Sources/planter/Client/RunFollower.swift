@@ -23,12 +23,17 @@ struct RunFollower {
         let sink = format == .text ? progress.sink(phases: phases, logThreshold: logThreshold) : nil
         let query = [("runId", runId), ("follow", "true"), ("limit", String(LogStreamLimit.backlog))] + filters
         let format = format, printsEvents = printsEvents
-        try await client.events("/logs", query: query) { json in
-            if let sink {
-                if let event = RunEvent(json: json) { sink.receive(event) }
-            } else if printsEvents {
-                EventText.printStructured(json, format)
+        do throws(ExitCode) {
+            try await client.events("/logs", query: query) { json in
+                if let sink {
+                    if let event = RunEvent(json: json) { sink.receive(event) }
+                } else if printsEvents {
+                    EventText.printStructured(json, format)
+                }
             }
+        } catch {
+            (sink as? ProgressBar)?.finish()  // the error's line goes below the bar, not over it
+            throw error
         }
         (sink as? ProgressBar)?.finish()
         let entry = try await client.send(.GET, "/runs/" + Endpoint.escape(runId))
