@@ -137,6 +137,28 @@ import Glibc
         // The run's output has a newline: a literal block.
         let yamlLogs = try await server.run(["logs", "--run", runId, "--phase", "greet", "-o", "yaml"])
         #expect(yamlLogs.stdout.contains("message: |\n"), "\(yamlLogs)")
+        // Values YAML could misread (booleans, numbers, dates, indicators, leading or trailing spaces,
+        // blank lines, tabs) come back as they were, read by PyYAML from `-o yaml`.
+        let outputs = ##"{"int": 1, "float": 1.5, "big": 1e+20, "small": 2.5e-07, "neg": -2, "t": true, "n": null, "yes": "yes", "No": "No", "num": "1.5", "##
+            + ##""date": "2026-12-02", "dash": "- x", "colon": "a: b", "hash": "#c", "empty": "", "lead": " lead", "trail": "trail ", "##
+            + ##""uni": "é ü", "tab": "a\tb", "nested": {"a": [1, [2, []], {}], "b": {}, "": "empty key"}, "##
+            + ##""multi": "  indented\nline  \n\n\nx\n", "nl": "\n", "blank": "a\n   \nb", "text": "one\ntwo\n"}"##
+        let tricky = try scratch.write("tricky.json", manifest(shellPhase("tricky",
+            "cat > \"$PLANTER_OUTPUTS\" <<'EOF'\n\(outputs)\nEOF\nprintf 'first\\n  second\\n\\n\\tthird  \\n'")))
+        let yamlRun = try await server.run(["apply", tricky, "--wait", "-o", "yaml"])
+        #expect(yamlRun.status == 0, "\(yamlRun)")
+        let yamlPath = try scratch.write("run.yaml", yamlRun.stdout)
+        let expectedPath = try scratch.write("outputs.json", outputs)
+        let check = try await CLI.runTool("/usr/bin/python3", ["-c", """
+            import json, sys, yaml
+            run = yaml.safe_load(open(sys.argv[1]))
+            phase = [p for p in run["result"]["phases"] if p["id"] == "tricky"][0]
+            want = json.load(open(sys.argv[2]))
+            assert phase["outputs"] == want, repr(phase["outputs"]) + " != " + repr(want)
+            assert phase["output"] == "first\\n  second\\n\\n\\tthird  \\n", repr(phase["output"])
+            """, yamlPath, expectedPath])
+        #expect(check.status == 0, "\(check)\n--- yaml\n\(yamlRun.stdout)")
+
         // `planter run` takes -o yaml too.
         let local = try await CLI.run(["run", plan, "-o", "yaml"])
         #expect(local.status == 0 && local.stdout.contains("status: succeeded"), "\(local)")

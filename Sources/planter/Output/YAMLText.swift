@@ -41,6 +41,11 @@ enum YAMLText {
             if let block = literalBlock(text) { return block }
             return [scalar(text)]
         case .null: return ["null"]
+        case .double:
+            // YAML 1.1 readers (PyYAML) take `1e+20` for a string: a float needs its dot.
+            let text = value.serialized
+            guard !text.contains("."), let exponent = text.firstIndex(where: { $0 == "e" || $0 == "E" }) else { return [text] }
+            return [text[..<exponent] + ".0" + text[exponent...]]
         default: return [value.serialized]
         }
     }
@@ -55,17 +60,21 @@ enum YAMLText {
     }
 
     /// `|` (one final newline) or `|-` (none) with the text's lines, when the text has several lines
-    /// and nothing a literal block cannot hold as is (other control characters, a first line that
-    /// starts with a space, which would set the indentation, several final newlines).
+    /// and nothing a literal block cannot hold as is: other control characters, whitespace at the
+    /// start of the first line with text (it would set the indentation) or at the end of a line,
+    /// several final newlines, no text at all.
     private static func literalBlock(_ text: String) -> [String]? {
-        guard text.contains("\n"), !text.hasPrefix(" "), !text.hasSuffix("\n\n"),
+        guard text.contains("\n"), !text.hasSuffix("\n\n"),
             text.unicodeScalars.allSatisfy({ $0 == "\n" || $0 == "\t" || ($0.value >= 0x20 && $0.value != 0x7F) })
         else { return nil }
         var body = text
         let header = body.hasSuffix("\n") ? "|" : "|-"
         if body.hasSuffix("\n") { body.removeLast() }
-        if body.hasSuffix(" ") || body.hasSuffix("\t") { return nil }
-        return [header] + body.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = body.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let first = lines.first(where: { !$0.isEmpty }), first.first != " ", first.first != "\t",
+            lines.allSatisfy({ $0.last != " " && $0.last != "\t" })
+        else { return nil }
+        return [header] + lines.map(String.init)
     }
 
     /// Plain when it is unambiguous text; else double-quoted.
