@@ -274,6 +274,27 @@ import Glibc
         #expect(gone.status == 3, "\(gone)")
     }
 
+    @Test func prefixNamespaceStandardInputAndHealthDefaults() async throws {
+        let server = try await Served(environment: ["PLANTER_PREFIX": "/api/v1"])
+        let prefixed = server.url + "/api/v1"
+        let plan = manifest(shellPhase("hello", "echo hello from stdin"))
+        let applied = try await CLI.run(["apply", "-", "--wait", "--namespace", "team-a"], environment: server.client.merging(
+            ["PLANTER_SERVER": prefixed + "/"]) { $1 }, input: plan)
+        #expect(applied.status == 0 && applied.stdout.contains("│ hello: hello from stdin"), "\(applied)")
+        let status = try await server.run(["status", "--server", prefixed, "--namespace", "team-a"])
+        #expect(status.status == 0 && status.stdout.hasPrefix("namespace team-a: plan "), "\(status)")
+        let other = try await server.run(["status", "--server", prefixed])
+        #expect(other.status == 0 && other.stdout.contains("no plan applied"), "the default namespace is another: \(other)")
+        let unprefixed = try await server.run(["status"])
+        #expect(unprefixed.status == 5, "\(unprefixed)")
+
+        // health: with no server named, the server's own PORT and PLANTER_PREFIX (a container's HEALTHCHECK).
+        let local = try await CLI.run(["health"], environment: ["PLANTER_SERVER": "", "PORT": String(server.port), "PLANTER_PREFIX": "api/v1/"])
+        #expect(local.status == 0 && local.stdout.contains("\(prefixed)/health"), "\(local)")
+        let named = try await CLI.run(["health", "--server", prefixed], environment: ["PORT": "1"])
+        #expect(named.status == 0, "--server wins over PORT: \(named)")
+    }
+
     @Test func progressBarForPlansLongerThanTheScreen() async throws {
         let scratch = try Scratch()
         let big = try scratch.write("big.json", "[" + (1...60).map { #"{"kind": "Phase", "id": "p\#($0)"}"# }.joined(separator: ",") + "]")

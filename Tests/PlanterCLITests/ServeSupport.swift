@@ -21,7 +21,7 @@ final class Served: @unchecked Sendable {
     /// The environment a client command needs to reach this server.
     var client: [String: String] { ["PLANTER_SERVER": url, "PLANTER_TOKEN": Self.token, "PLANTER_NAMESPACE": "", "PLANTER_PROGRESS": ""] }
 
-    init(token: String? = Served.token, timeout: Double = 60) async throws {
+    init(token: String? = Served.token, environment extra: [String: String] = [:], timeout: Double = 60) async throws {
         root = try Scratch()
         logPath = root.path("serve.log")
         FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -29,6 +29,7 @@ final class Served: @unchecked Sendable {
         for key in environment.keys where key.hasPrefix("PLANTER_") || key == "PORT" || key == "LOG_LEVEL" { environment[key] = nil }
         if let token { environment["PLANTER_TOKEN"] = token }
         environment["PLANTER_SHUTDOWN_GRACE"] = "2"
+        for (key, value) in extra { environment[key] = value }
         process = Process()
         process.executableURL = try CLI.planter
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--root", root.path("root")]

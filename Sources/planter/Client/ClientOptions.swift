@@ -20,6 +20,11 @@ struct ClientOptions: ParsableArguments {
     @Option(name: [.customShort("o"), .long], help: "text, json or yaml")
     var output: OutputFormat = .text
 
+    /// Whether `--server` or `$PLANTER_SERVER` names the server (`planter health` has another default).
+    var namesServer: Bool {
+        server != nil || ProcessInfo.processInfo.environment["PLANTER_SERVER"].map { !$0.isEmpty } == true
+    }
+
     /// The resolved settings; a server URL that is not http(s) is exit 2, said once.
     func endpoint(command: String) throws -> Endpoint {
         let environment = ProcessInfo.processInfo.environment

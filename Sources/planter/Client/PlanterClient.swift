@@ -183,7 +183,9 @@ final class PlanterClient: Sendable {
         case 403:
             return fail(.unauthorized, "the token may not do this: \(message)")
         case 404:
-            return fail(.notFound, message)
+            // A path the server does not serve at all: most likely a prefix missing from the URL.
+            let hint = message.hasPrefix("no route") ? " at \(endpoint.server) (if the server has a PLANTER_PREFIX, put it in --server)" : ""
+            return fail(.notFound, message + hint)
         case 400:
             let details = error?["details"]?.arrayValue ?? []
             var lines = [message]

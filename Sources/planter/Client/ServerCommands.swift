@@ -1,6 +1,7 @@
 import ArgumentParser
 import PlanterCore
 import PlanterJSON
+import PlanterServer
 
 /// `planter cancel [RUN]`: POST /runs/:id/cancel, by default for the run in progress.
 struct CancelCommand: ParsableCommand {
@@ -70,7 +71,8 @@ struct HealthCommand: ParsableCommand {
         discussion: "For a container's HEALTHCHECK: HEALTHCHECK CMD [\"planter\", \"health\"]. Needs no token."
     )
 
-    @Option(name: .long, help: "The health URL (default: <server>/health).")
+    @Option(name: .long, help: ArgumentHelp("The health URL (default: <server>/health; with neither --server nor $PLANTER_SERVER, "
+        + "the server's own $PORT and $PLANTER_PREFIX on 127.0.0.1, so a container's HEALTHCHECK needs no argument)."))
     var url: String?
 
     @Option(name: .long, help: "Seconds to wait for the answer (default 5).")
@@ -85,7 +87,7 @@ struct HealthCommand: ParsableCommand {
     func run() throws {
         let endpoint = try client.endpoint(command: "health")
         let format = client.output
-        let target = url ?? endpoint.url("/health", serverRoute: true)
+        let target = url ?? (client.namesServer ? endpoint.url("/health", serverRoute: true) : Self.localURL())
         let seconds = Int64(timeout)
         let healthy = try PlanterClient.session(endpoint, format: format) { client throws(ExitCode) -> Bool in
             let answer = try await client.send(.GET, url: target, timeout: seconds)
@@ -101,5 +103,13 @@ struct HealthCommand: ParsableCommand {
             return ok
         }
         if !healthy { throw ExitStatus.failed }
+    }
+
+    /// `http://127.0.0.1:<PORT><PLANTER_PREFIX>/health`, read as `planter serve` reads them (3030 and no
+    /// prefix when they are unset, or wrong: then the server did not start either).
+    static func localURL() -> String {
+        let settings = (try? ServerSettings.fromEnvironment()) ?? ServerSettings()
+        let port = settings.port == 0 ? 3030 : settings.port
+        return "http://127.0.0.1:\(port)\(settings.prefix)/health"
     }
 }
