@@ -251,6 +251,15 @@ import Glibc
         let scratch = try Scratch()
         let plan = try scratch.write("slow.json", manifest(shellPhase("slow", "echo started; sleep 30")))
         #expect(try await server.run(["apply", plan]).status == 0)
+        // Ctrl-C stops following, not the run.
+        let interrupted = try Child(["logs", "--follow"], environment: CLI.environment(server.client))
+        try await Task.sleep(nanoseconds: 300_000_000)
+        interrupted.signal(SIGINT)
+        let left = try await interrupted.finish(timeout: 10)
+        #expect(left.status == 130 && left.stderr.contains("it goes on"), "\(left)")
+        let busy = try await server.run(["apply", plan, "--force"])
+        #expect(busy.status == 1 && busy.stderr.contains("in progress"), "the run goes on: \(busy)")
+
         let follower = try Child(["logs", "--follow"], environment: CLI.environment(server.client))
         try await Task.sleep(nanoseconds: 300_000_000)
         let cancel = try await server.run(["cancel"])

@@ -194,6 +194,8 @@ final class PlanterClient: Sendable {
                 lines.append("  \(severity): \(detail["path"]?.stringValue ?? ""): \(detail["message"]?.stringValue ?? "")")
             }
             return fail(.invalid, lines.joined(separator: "\n"))
+        case 409:
+            return fail(.failed, message + " (planter logs --follow waits for it, planter cancel stops it)")
         default:
             let id = error?["requestId"]?.stringValue.map { " (request \($0))" } ?? ""
             return fail(.failed, "\(url) answered \(status.code): \(message)\(id)")

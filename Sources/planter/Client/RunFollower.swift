@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import PlanterCore
 import PlanterHost
 import PlanterJSON
@@ -23,6 +24,14 @@ struct RunFollower {
         let sink = format == .text ? progress.sink(phases: phases, logThreshold: logThreshold) : nil
         let query = [("runId", runId), ("follow", "true"), ("limit", String(LogStreamLimit.backlog))] + filters
         let format = format, printsEvents = printsEvents
+        // Ctrl-C stops following, not the run: say so (below the bar) and exit as a shell expects (130).
+        let interrupts = InterruptHandler {
+            (sink as? ProgressBar)?.finish()
+            StandardError.write("\nplanter \(client.endpoint.command): stopped following run \(runId); it goes on "
+                + "(planter cancel \(runId) stops it)\n")
+            exit(130)
+        }
+        defer { interrupts.stop() }
         do throws(ExitCode) {
             try await client.events("/logs", query: query) { json in
                 if let sink {
