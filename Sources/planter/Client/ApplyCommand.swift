@@ -67,6 +67,12 @@ struct ApplyCommand: ParsableCommand {
             } else {
                 answer = try await client.send(.POST, "/apply")
             }
+            // As planter run: the plan's warnings on standard error, before anything runs.
+            if format == .text {
+                for warning in answer["warnings"]?.arrayValue ?? [] {
+                    StandardError.write("warning: \(warning["path"]?.stringValue ?? ""): \(warning["message"]?.stringValue ?? "")\n")
+                }
+            }
             if wait, let runId = answer["runId"]?.stringValue {
                 let follower = RunFollower(client: client, format: format, progress: mode)
                 let entry = try await follower.follow(runId, phases: answer["phaseCount"]?.intValue ?? 0)
@@ -91,9 +97,6 @@ struct ApplyCommand: ParsableCommand {
         let counts = DiffText.counts(answer["diff"])
         let what = "\(subject): plan \(planId), \(phases) phase\(phases == 1 ? "" : "s")" + (counts.isEmpty ? "" : " (\(counts))")
         var lines: [String] = []
-        for warning in answer["warnings"]?.arrayValue ?? [] {
-            lines.append("warning: \(warning["path"]?.stringValue ?? ""): \(warning["message"]?.stringValue ?? "")")
-        }
         if answer["staged"]?.boolValue == true {
             lines.append("\(what) staged; see it with planter diff --staged, run it with planter apply --staged")
         } else if answer["queued"]?.boolValue == true {
