@@ -37,6 +37,13 @@ import Glibc
         #expect(refused.stderr.contains("/0/spec/waitFor/phases/0") && refused.stderr.contains("prefligth"), "\(refused)")
         #expect(refused.stdout.isEmpty, "\(refused)")
 
+        // Warnings on standard error, as planter run prints them; errors with --strict.
+        let warned = try scratch.write("warned.json", #"[{"kind": "Phase", "id": "w", "spec": {"descripton": "typo"}}]"#)
+        let warnings = try await server.run(["apply", warned, "--wait"])
+        #expect(warnings.status == 0 && warnings.stderr.contains("warning: /0/spec/descripton"), "\(warnings)")
+        let strict = try await server.run(["apply", warned, "--wait", "--strict"])
+        #expect(strict.status == 2 && strict.stderr.contains("error: /0/spec/descripton"), "\(strict)")
+
         // JSON: the POST /plan answer with the run's result, parseable, and the same exit code.
         let json = try await server.run(["apply", bad, "--wait", "-o", "json", "--force"])
         #expect(json.status == 1, "\(json)")
