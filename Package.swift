@@ -132,6 +132,8 @@ let package = Package(
                 "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime", "PlanterCore",
                 "PlanterWorkers", "PlanterMessaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The client commands (apply, logs, …); already linked for the server.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/planter"
         ),

@@ -25,7 +25,7 @@ extension PlanterService {
         for phase in phases {
             let status = statuses[phase.id]?.status ?? .pending
             counts[status, default: 0] += 1
-            perPhase[phase.id] = .string(status.rawValue)
+            perPhase.appendUnchecked(phase.id, .string(status.rawValue))  // ids are unique: a keyed set would scan, quadratic in phases
         }
         var countObject = JSONObject()
         for status in PhaseStatus.allCases { countObject.appendUnchecked(status.rawValue, .int(Int64(counts[status] ?? 0))) }
