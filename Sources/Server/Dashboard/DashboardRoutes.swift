@@ -34,11 +34,7 @@ enum DashboardRoutes {
             let namespace = context.namespace
             let noPlan = APIError.notFound("the namespace \"\(namespace)\" has no applied plan")
             guard let planId = status["planId"]?.stringValue else { throw noPlan }
-            let result = await layouts.svg(namespace: namespace, planId: planId) {
-                // The plan may have changed since the status was read: lay out only the plan asked for.
-                let graph = PlanGraph(state: await service.stateAnswer(), collapseAbove: layouts.settings.collapseAbove)
-                return graph?.planId == planId ? graph : nil
-            }
+            let result = await layouts.svg(namespace: namespace, planId: planId) { await service.stateAnswer() }
             switch result {
             case nil:
                 throw noPlan

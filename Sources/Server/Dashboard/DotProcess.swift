@@ -58,6 +58,9 @@ enum DotProcess {
             return ps_spawn(&options, &child)
         }
         guard spawnError == 0 else { return .failure(.cannotStart(program: program, reason: String(cString: strerror(spawnError)))) }
+        // A layout is background work: on a small machine the API's threads come first (it is
+        // set just after the spawn, while dot is still reading its input).
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(child.pid), 10)
         // The group is killed before the leader is reaped, so its pgid cannot have been reused.
         var reaped = false
         defer {

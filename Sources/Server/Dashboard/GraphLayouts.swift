@@ -1,4 +1,5 @@
 import Foundation
+import PlanterJSON
 
 /// The laid-out graphs, one per namespace and plan revision (the plan id): dot runs once per
 /// plan, on its own thread, and requests for a plan being laid out wait for that one layout.
@@ -46,8 +47,9 @@ actor GraphLayouts {
 
     init(settings: Settings) { self.settings = settings }
 
-    /// Nil when there is no applied plan (`graph` answers nil).
-    func svg(namespace: String, planId: String, graph: @escaping @Sendable () async -> PlanGraph?) async -> Result<GraphSVG, Failure>? {
+    /// Nil when there is no applied plan of that id (`state` answers GET /state's document; the
+    /// graph is read from it on the layout's thread too, since 10,000 phases are work).
+    func svg(namespace: String, planId: String, state: @escaping @Sendable () async -> JSON) async -> Result<GraphSVG, Failure>? {
         let key = namespace + "\u{0}" + planId
         if let index = done.firstIndex(where: { $0.key == key }) {
             let entry = done.remove(at: index)
@@ -57,9 +59,13 @@ actor GraphLayouts {
         if let task = running[key] { return await task.value }
         let settings = self.settings
         let task = Task { () -> Result<GraphSVG, Failure>? in
-            guard let plan = await graph() else { return nil }
-            // Writing the DOT, dot itself and reading its SVG back all run on one thread of their own.
-            return await Self.onThread { Self.layout(plan, settings) }
+            let document = await state()
+            // Reading the plan, writing the DOT, dot itself and reading its SVG back all run on one thread of their own.
+            return await Self.onThread { () -> Result<GraphSVG, Failure>? in
+                // The plan may have changed since the request read its id: lay out only the one asked for.
+                guard let plan = PlanGraph(state: document, collapseAbove: settings.collapseAbove), plan.planId == planId else { return nil }
+                return Self.layout(plan, settings)
+            }
         }
         running[key] = task
         let result = await task.value

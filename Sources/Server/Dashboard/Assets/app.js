@@ -215,7 +215,7 @@ async function watch() {
     } else if (!state.follow) {
       live.textContent = 'idle';
     }
-    document.dispatchEvent(new CustomEvent('planter-status', { detail: body }));
+    if (state.onStatus) state.onStatus(body);
   } catch (_) { /* shown by the page itself */ }
   state.poll = setTimeout(watch, 2000);
 }
@@ -235,6 +235,13 @@ async function graphPage() {
     planState = (await api('/state')).body;
   } catch (error) { holder.replaceChildren(failure(error)); return; }
   toolbar.replaceChildren(...runActions(planState));
+  // The buttons follow the run in progress (one started elsewhere, or this one ending).
+  let shownRun = planState.activeRunId;
+  state.onStatus = (status) => {
+    if (status.activeRunId === shownRun) return;
+    shownRun = status.activeRunId;
+    toolbar.replaceChildren(...runActions({ ...planState, activeRunId: status.activeRunId }));
+  };
   if (!planState.planId) { holder.replaceChildren(el('p', {}, 'No plan is applied in this namespace yet.')); return; }
   try {
     const { body, response } = await api('/graph.svg', { text: true });
@@ -429,6 +436,7 @@ async function diffPage() {
 // MARK: Routing: #/, #/runs, #/runs/<id>, #/phases/<id>, #/diff
 
 function route() {
+  state.onStatus = null;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const page = parts[0] || 'graph';
   for (const a of document.querySelectorAll('nav a')) {
