@@ -318,7 +318,7 @@ function runActions(planState) {
   }
   const runId = planState.activeRunId;
   if (runId) {
-    actions.push(el('button', { type: 'button', class: 'danger', onclick: () => act('Cancel run ' + runId + '?', '/runs/' + encodeURIComponent(runId) + '/cancel') }, 'Cancel run'));
+    actions.push(el('button', { type: 'button', class: 'danger', id: 'cancel-run', onclick: () => act('Cancel run ' + runId + '?', '/runs/' + encodeURIComponent(runId) + '/cancel') }, 'Cancel run'));
     actions.push(el('button', { type: 'button', onclick: () => act('Pause run ' + runId + '? Running phases finish; no new phase starts.', '/runs/' + encodeURIComponent(runId) + '/pause') }, 'Pause'));
     actions.push(el('button', { type: 'button', onclick: () => act('Resume run ' + runId + '?', '/runs/' + encodeURIComponent(runId) + '/resume') }, 'Resume'));
     actions.push(el('span', { class: 'muted' }, 'running: ', runLink(runId)));
