@@ -138,6 +138,7 @@ async function act(question, path, after) {
 // MARK: Live updates: /status polled slowly, the run's event stream followed while one runs
 
 function paint(statuses) {
+  repaintWaves();
   for (const node of document.querySelectorAll('svg.plan-graph g.node[data-phase]')) {
     const status = statuses[node.getAttribute('data-phase')];
     if (status && node.getAttribute('data-status') !== status) node.setAttribute('data-status', status);
@@ -146,6 +147,34 @@ function paint(statuses) {
     const status = statuses[cell.getAttribute('data-phase-status')];
     if (status) { cell.setAttribute('data-status', status); cell.textContent = status; }
   }
+}
+
+// A collapsed graph: each wave node shows the most urgent status of its phases (as the server's
+// GraphSVG.aggregate does), recomputed at most twice a second however fast events come.
+const URGENT = ['running', 'waiting', 'failed', 'timedOut', 'cancelled'];
+function waveStatus(statuses) {
+  if (statuses.length === 1) return statuses[0];
+  const present = new Set(statuses);
+  for (const status of URGENT) if (present.has(status)) return status;
+  if (!present.size || present.has('pending')) return 'pending';
+  return present.has('succeeded') ? 'succeeded' : 'skipped';
+}
+
+function repaintWaves() {
+  if (!state.waveOf || state.waveTimer) return;
+  state.waveTimer = setTimeout(() => {
+    state.waveTimer = null;
+    const phases = (state.status && state.status.phases) || {};
+    const byWave = new Map();
+    for (const [id, wave] of state.waveOf) {
+      if (!byWave.has(wave)) byWave.set(wave, []);
+      byWave.get(wave).push(phases[id] || 'pending');
+    }
+    for (const node of document.querySelectorAll('svg.plan-graph g.node[data-wave]')) {
+      const statuses = byWave.get(Number(node.getAttribute('data-wave')));
+      if (statuses) node.setAttribute('data-status', waveStatus(statuses));
+    }
+  }, 500);
 }
 
 function setPhase(id, status) {
@@ -272,6 +301,7 @@ function openNode(node) {
 function phaseTable(planState) {
   const ids = planState.phases.map((p) => p.id);
   const waves = waveNumbers(planState.phases);
+  state.waveOf = new Map(ids.map((id, i) => [id, waves[i]]));
   const statusOf = (id) => (planState.phaseStatus[id] && planState.phaseStatus[id].status) || 'pending';
   const body = el('tbody');
   const input = el('input', { id: 'phase-filter', type: 'search', placeholder: 'filter: id, status, wave:N', 'aria-label': 'filter phases' });
@@ -287,7 +317,7 @@ function phaseTable(planState) {
         el('td', {}, el('span', { class: 'badge', 'data-status': status, 'data-phase-status': ids[i] }, status))));
     }
     body.replaceChildren(...rows);
-    summary.textContent = rows.length >= 500 ? 'the first 500 matches' : rows.length + ' phases';
+    summary.textContent = rows.length >= 500 ? 'the first 500 matches' : rows.length + (rows.length === 1 ? ' phase' : ' phases');
   };
   input.addEventListener('input', render);
   document.getElementById('phase-table').replaceChildren(el('h2', {}, 'Phases'), el('div', { class: 'toolbar' }, input, summary),
@@ -437,6 +467,7 @@ async function diffPage() {
 
 function route() {
   state.onStatus = null;
+  state.waveOf = null;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const page = parts[0] || 'graph';
   for (const a of document.querySelectorAll('nav a')) {
