@@ -51,7 +51,8 @@ import Testing
             #expect(page.status == 200 && page.header("content-type") == "text/html; charset=utf-8", "\(page)")
             #expect(page.text.contains("<script src=\"app.js\""))
             #expect(page.header("content-security-policy")?.contains("default-src 'self'") == true)
-            for (file, type) in [("app.js", "text/javascript; charset=utf-8"), ("app.css", "text/css; charset=utf-8")] {
+            let script = "text/javascript; charset=utf-8"
+            for (file, type) in [("app.js", script), ("live.js", script), ("pages.js", script), ("app.css", "text/css; charset=utf-8")] {
                 let asset = try await server.get("/ui/\(file)")
                 #expect(asset.status == 200 && asset.header("content-type") == type, "\(file): \(asset)")
             }

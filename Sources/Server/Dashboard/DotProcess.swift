@@ -124,10 +124,7 @@ enum DotProcess {
             }
         }
         // Both pipes are closed: wait for the exit itself, still within the deadline.
-        let left = max(0, deadline - ps_monotonic_ns())
-        if child.pidfd >= 0, ps_wait_pidfd(child.pidfd, Int32(min(left / 1_000_000, Int64(Int32.max)))) == 0 {
-            return .failure(.timedOut(program: program, seconds: Double(budget) / 1e9))
-        }
+        if !exits(child, by: deadline) { return .failure(.timedOut(program: program, seconds: Double(budget) / 1e9)) }
         _ = ps_kill_group(child.pid, SIGKILL)  // anything dot left behind
         var status = ps_exit_status()
         guard ps_wait(child.pid, 0, &status) == 1 else { return .failure(.io("waitpid: \(String(cString: strerror(errno)))")) }
@@ -139,6 +136,18 @@ enum DotProcess {
         }
         if status.exit_code != 0 { return .failure(.exited(program: program, code: status.exit_code, stderr: stderrText)) }
         return .success(output)
+    }
+
+    /// Whether the child exits before the deadline (without reaping it): its pidfd, or on a kernel
+    /// without pidfds a check every 10 ms.
+    private static func exits(_ child: ps_child, by deadline: Int64) -> Bool {
+        while true {
+            let left = deadline - ps_monotonic_ns()
+            if child.pidfd >= 0 { return ps_wait_pidfd(child.pidfd, Int32(clamping: max(0, left / 1_000_000))) == 1 }
+            if ps_has_exited(child.pid) != 0 { return true }
+            if left <= 0 { return false }
+            usleep(10_000)
+        }
     }
 
     private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
