@@ -213,6 +213,31 @@ async function diffPage() {
   } catch (error) { show(el('h1', {}, 'Staged diff'), failure(error)); }
 }
 
+// What runs the phases: the plugins this server loaded (GET /ready's plugins check), the executors
+// the applied plan's phases name, and the `planter worker`s heard from over NATS (GET /workers).
+async function workersPage() {
+  try {
+    const [{ body: ready }, { body: workers }, { body: planState }] = await Promise.all([
+      api('/ready', { scope: 'server' }).catch((error) => ({ body: error.body })),
+      api('/workers', { scope: 'server' }), api('/state')]);
+    const plugins = ((ready && ready.checks) || []).find((c) => c.name === 'plugins') || { loaded: [], failures: [] };
+    const used = new Map();
+    for (const phase of planState.phases || []) {
+      const labels = (phase.spec && phase.spec.selector && phase.spec.selector.matchLabels) || {};
+      const executor = labels.executor || '(default)';
+      used.set(executor, (used.get(executor) || 0) + 1);
+    }
+    show(el('h1', {}, 'Workers and executors'),
+      el('h2', {}, 'Plugins loaded'), el('ul', { id: 'plugins' }, (plugins.loaded || []).map((name) => el('li', {}, name))),
+      (plugins.failures || []).length ? table(['plugin that failed to load', 'reason'], plugins.failures.map((f) => [f.path, f.reason])) : [],
+      el('h2', {}, 'Executors the applied plan uses'), table(['executor label', 'phases'], [...used].map(([name, n]) => [name, n])),
+      el('h2', {}, 'Workers'), workers.nats
+        ? table(['worker', 'pool', 'executors', 'in flight', 'capacity', 'last heartbeat'], workers.workers.map((w) =>
+          [w.id, w.pool, w.executors.join(', '), w.inFlight, w.capacity, w.lastHeartbeat]))
+        : el('p', { class: 'muted', id: 'no-workers' }, 'No NATS connection (NATS_URL): every phase runs on this server.'));
+  } catch (error) { show(el('h1', {}, 'Workers and executors'), failure(error)); }
+}
+
 // MARK: Routing: #/, #/runs, #/runs/<id>, #/phases/<id>, #/diff
 
 function route() {
@@ -228,6 +253,7 @@ function route() {
   if (page === 'runs') return runsPage();
   if (page === 'phases' && parts[1]) return phasePage(parts[1]);
   if (page === 'diff') return diffPage();
+  if (page === 'workers') return workersPage();
   return graphPage();
 }
 
