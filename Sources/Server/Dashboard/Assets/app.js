@@ -9,7 +9,7 @@ const NAMESPACE_KEY = 'planter.namespace';
 const API_ROOT = location.pathname.replace(/\/ui\/.*$/, '').replace(/\/namespaces\/[^/]+$/, '');
 const STATUSES = ['pending', 'waiting', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'timedOut'];
 
-const state = { namespace: sessionStorage.getItem(NAMESPACE_KEY) || 'default', follow: null, status: null, poll: null };
+const state = { namespace: sessionStorage.getItem(NAMESPACE_KEY) || 'default', follow: null, status: null, poll: null, view: 0 };
 
 // MARK: API
 
@@ -113,9 +113,10 @@ function table(columns, rows) {
     el('tbody', {}, rows.map((cells) => el('tr', {}, cells.map((c) => el('td', {}, c))))));
 }
 
-function show(...nodes) {
-  const main = document.getElementById('main');
-  main.replaceChildren(...nodes);
+// `view`: the route() that started the page; a page overtaken by a newer one shows nothing.
+function show(view, ...nodes) {
+  if (view !== state.view) return;
+  document.getElementById('main').replaceChildren(...nodes);
 }
 
 function failure(error) {

@@ -6,7 +6,7 @@
 
 function paint(statuses) {
   repaintWaves();
-  for (const node of document.querySelectorAll('svg.plan-graph g.node[data-phase]')) {
+  for (const node of document.querySelectorAll('#graph svg.plan-graph g.node[data-phase]')) {
     const status = statuses[node.getAttribute('data-phase')];
     if (status && node.getAttribute('data-status') !== status) node.setAttribute('data-status', status);
   }
@@ -37,7 +37,7 @@ function repaintWaves() {
       if (!byWave.has(wave)) byWave.set(wave, []);
       byWave.get(wave).push(phases[id] || 'pending');
     }
-    for (const node of document.querySelectorAll('svg.plan-graph g.node[data-wave]')) {
+    for (const node of document.querySelectorAll('#graph svg.plan-graph g.node[data-wave]')) {
       const statuses = byWave.get(Number(node.getAttribute('data-wave')));
       if (statuses) node.setAttribute('data-status', waveStatus(statuses));
     }

@@ -3,16 +3,17 @@
 
 // MARK: Pages
 
-async function graphPage() {
+async function graphPage(view) {
   const holder = el('div', { class: 'graph', id: 'graph' }, el('p', { class: 'muted' }, 'laying out the plan…'));
   const toolbar = el('div', { class: 'toolbar' });
   const legend = el('div', { class: 'legend', 'aria-label': 'statuses' }, STATUSES.map(badge));
-  show(el('h1', {}, 'Plan'), toolbar, el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }), legend, holder,
+  show(view, el('h1', {}, 'Plan'), toolbar, el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }), legend, holder,
     el('div', { id: 'phase-table' }));
   let planState;
   try {
     planState = (await api('/state')).body;
   } catch (error) { holder.replaceChildren(failure(error)); return; }
+  if (view !== state.view) return;
   toolbar.replaceChildren(...runActions(planState));
   // The buttons follow the run in progress (one started elsewhere, or this one ending).
   let shownRun = planState.activeRunId;
@@ -24,6 +25,7 @@ async function graphPage() {
   if (!planState.planId) { holder.replaceChildren(el('p', {}, 'No plan is applied in this namespace yet.')); return; }
   try {
     const { body, response } = await api('/graph.svg', { text: true });
+    if (view !== state.view) return;
     holder.innerHTML = body;  // our own server's SVG: dot escapes every label
     const svg = holder.querySelector('svg');
     if (response.headers.get('X-Planter-Graph') === 'collapsed') phaseTable(planState);
@@ -33,6 +35,7 @@ async function graphPage() {
     });
     if (state.status) paint(state.status.phases || {});
   } catch (error) {
+    if (view !== state.view) return;
     holder.replaceChildren(failure(error));
     phaseTable(planState);
   }
@@ -106,17 +109,17 @@ function runActions(planState) {
   return actions;
 }
 
-async function runsPage() {
-  show(el('h1', {}, 'Runs'), el('p', { class: 'muted' }, 'loading…'));
+async function runsPage(view) {
+  show(view, el('h1', {}, 'Runs'), el('p', { class: 'muted' }, 'loading…'));
   try {
     const { body } = await api('/runs?limit=100');
-    show(el('h1', {}, 'Runs'), table(['run', 'status', 'started', 'duration', 'trigger', 'by', 'phases'],
+    show(view, el('h1', {}, 'Runs'), table(['run', 'status', 'started', 'duration', 'trigger', 'by', 'phases'],
       body.runs.map((r) => [runLink(r.runId), badge(r.status), r.startedAt || '-', duration(r.durationMs), r.trigger || '-',
         r.triggeredBy || '-', counts(r.summary)])));
-  } catch (error) { show(el('h1', {}, 'Runs'), failure(error)); }
+  } catch (error) { show(view, el('h1', {}, 'Runs'), failure(error)); }
 }
 
-async function runPage(id) {
+async function runPage(view, id) {
   try {
     const { body: run } = await api('/runs/' + encodeURIComponent(id));
     const phases = run.phases || [];
@@ -125,14 +128,35 @@ async function runPage(id) {
       el('button', { type: 'button', onclick: () => act('Pause run ' + id + '?', '/runs/' + encodeURIComponent(id) + '/pause', route) }, 'Pause'),
       el('button', { type: 'button', onclick: () => act('Resume run ' + id + '?', '/runs/' + encodeURIComponent(id) + '/resume', route) }, 'Resume'),
     ] : [];
-    show(el('h1', {}, 'Run ', id), el('p', {}, badge(run.status), ' ', duration(run.durationMs), ' · ', counts(run.summary),
+    show(view, el('h1', {}, 'Run ', id), el('p', {}, badge(run.status), ' ', duration(run.durationMs), ' · ', counts(run.summary),
       run.triggeredBy ? ' · by ' + run.triggeredBy : '', run.trigger ? ' · ' + run.trigger : ''),
     el('div', { class: 'toolbar' }, actions), el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }),
+    el('h2', {}, 'Graph'), el('div', { class: 'graph', id: 'run-graph' }, el('p', { class: 'muted' }, 'laying out…')),
     el('h2', {}, 'Timeline'), timeline(phases),
     el('h2', {}, 'Phases'), table(['phase', 'status', 'attempts', 'duration', 'executor', 'message'],
       phases.map((p) => [phaseLink(p.id), badge(p.status), (p.attempts || []).length,
         duration((p.attempts || []).reduce((s, a) => s + (a.durationMs || 0), 0) || undefined), p.executor || '-', p.message || ''])));
-  } catch (error) { show(el('h1', {}, 'Run ', id), failure(error)); }
+    if (view === state.view) runGraph(view, run);
+  } catch (error) { show(view, el('h1', {}, 'Run ', id), failure(error)); }
+}
+
+// The run's own statuses on the applied plan's graph; a run of an older revision has no graph here.
+async function runGraph(view, run) {
+  const holder = document.getElementById('run-graph');
+  try {
+    const { body, response } = await api('/graph.svg', { text: true });
+    if (view !== state.view) return;
+    if (response.headers.get('X-Planter-Plan') !== run.planId || response.headers.get('X-Planter-Graph') !== 'phases') {
+      holder.replaceChildren(el('p', { class: 'muted' }, 'The graph shows the applied plan only; this run is of ' + (run.planId || 'another plan') + '.'));
+      return;
+    }
+    holder.innerHTML = body;  // our own server's SVG: dot escapes every label
+    const statuses = new Map((run.phases || []).map((p) => [p.id, p.status]));
+    for (const node of holder.querySelectorAll('g.node[data-phase]')) {
+      node.setAttribute('data-status', statuses.get(node.getAttribute('data-phase')) || 'pending');
+    }
+    holder.querySelector('svg').addEventListener('click', (event) => openNode(event.target.closest('g.node')));
+  } catch (error) { holder.replaceChildren(failure(error)); }
 }
 
 // Each attempt as a bar from its start to its end, on one time axis for the run.
@@ -153,14 +177,14 @@ function timeline(phases) {
         style: 'left:' + ((a.startedAt - first) * 100 / span).toFixed(2) + '%;width:' + ((a.endedAt - a.startedAt) * 100 / span).toFixed(2) + '%' })))));
 }
 
-async function phasePage(id) {
+async function phasePage(view, id) {
   try {
     const { body: phase } = await api('/phases/' + encodeURIComponent(id));
     const attempts = phase.attempts || [];
     const executor = (phase.labels && phase.labels.executor) || (phase.spec && phase.spec.selector && phase.spec.selector.matchLabels &&
       phase.spec.selector.matchLabels.executor) || '-';
     const workers = [...new Set(attempts.map((a) => a.worker).filter(Boolean))];
-    show(el('h1', {}, 'Phase ', id),
+    show(view, el('h1', {}, 'Phase ', id),
       el('p', {}, el('span', { class: 'badge', id: 'phase-status', 'data-status': phase.status, 'data-phase-status': id }, phase.status),
         ' · executor ', executor, ' · worker ', workers.join(', ') || 'this server',
         phase.lastRunId ? [' · last run ', runLink(phase.lastRunId)] : ''),
@@ -178,7 +202,7 @@ async function phasePage(id) {
       el('h2', {}, 'Events'), table(['time', 'type', 'level', 'message'],
         (phase.events || []).slice(-200).map((e) => [e.time, e.type, e.level, e.message || ''])),
       phase.history ? [el('h2', {}, 'History across runs'), historyTable(phase.history)] : []);
-  } catch (error) { show(el('h1', {}, 'Phase ', id), failure(error)); }
+  } catch (error) { show(view, el('h1', {}, 'Phase ', id), failure(error)); }
 }
 
 function historyTable(history) {
@@ -188,13 +212,13 @@ function historyTable(history) {
     h.attempts === undefined ? '-' : (Array.isArray(h.attempts) ? h.attempts.length : h.attempts), h.endedAt || '-']));
 }
 
-async function diffPage() {
+async function diffPage(view) {
   try {
     const { body: diff } = await api('/diff');
     const nodes = [el('h1', {}, 'Staged diff')];
     if (!diff.staged) {
       nodes.push(el('p', {}, 'Nothing is staged. Stage a plan with ', el('code', {}, 'planter apply PLAN --stage'), '.'));
-      return show(...nodes);
+      return show(view, ...nodes);
     }
     const s = diff.summary || {};
     nodes.push(el('p', {}, 'staged ', diff.stagedPlanId, ' against ', diff.appliedPlanId || 'nothing', ': ',
@@ -209,13 +233,13 @@ async function diffPage() {
         el('code', {}, c.path), c.op, el('code', { class: 'diff-old' }, c.old === null ? '' : JSON.stringify(c.old)),
         el('code', { class: 'diff-new' }, c.new === null ? '' : JSON.stringify(c.new))])));
     }
-    show(...nodes);
-  } catch (error) { show(el('h1', {}, 'Staged diff'), failure(error)); }
+    show(view, ...nodes);
+  } catch (error) { show(view, el('h1', {}, 'Staged diff'), failure(error)); }
 }
 
 // What runs the phases: the plugins this server loaded (GET /ready's plugins check), the executors
 // the applied plan's phases name, and the `planter worker`s heard from over NATS (GET /workers).
-async function workersPage() {
+async function workersPage(view) {
   try {
     const [{ body: ready }, { body: workers }, { body: planState }] = await Promise.all([
       api('/ready', { scope: 'server' }).catch((error) => ({ body: error.body })),
@@ -227,7 +251,7 @@ async function workersPage() {
       const executor = labels.executor || '(default)';
       used.set(executor, (used.get(executor) || 0) + 1);
     }
-    show(el('h1', {}, 'Workers and executors'),
+    show(view, el('h1', {}, 'Workers and executors'),
       el('h2', {}, 'Plugins loaded'), el('ul', { id: 'plugins' }, (plugins.loaded || []).map((name) => el('li', {}, name))),
       (plugins.failures || []).length ? table(['plugin that failed to load', 'reason'], plugins.failures.map((f) => [f.path, f.reason])) : [],
       el('h2', {}, 'Executors the applied plan uses'), table(['executor label', 'phases'], [...used].map(([name, n]) => [name, n])),
@@ -235,12 +259,14 @@ async function workersPage() {
         ? table(['worker', 'pool', 'executors', 'in flight', 'capacity', 'last heartbeat'], workers.workers.map((w) =>
           [w.id, w.pool, w.executors.join(', '), w.inFlight, w.capacity, w.lastHeartbeat]))
         : el('p', { class: 'muted', id: 'no-workers' }, 'No NATS connection (NATS_URL): every phase runs on this server.'));
-  } catch (error) { show(el('h1', {}, 'Workers and executors'), failure(error)); }
+  } catch (error) { show(view, el('h1', {}, 'Workers and executors'), failure(error)); }
 }
 
 // MARK: Routing: #/, #/runs, #/runs/<id>, #/phases/<id>, #/diff
 
 function route() {
+  // Pages render after their requests answer: one started before the latest route must not show.
+  const view = ++state.view;
   state.onStatus = null;
   state.waveOf = null;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
@@ -249,12 +275,12 @@ function route() {
     if (a.dataset.nav === page || (page === 'phases' && a.dataset.nav === 'graph')) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  if (page === 'runs' && parts[1]) return runPage(parts[1]);
-  if (page === 'runs') return runsPage();
-  if (page === 'phases' && parts[1]) return phasePage(parts[1]);
-  if (page === 'diff') return diffPage();
-  if (page === 'workers') return workersPage();
-  return graphPage();
+  if (page === 'runs' && parts[1]) return runPage(view, parts[1]);
+  if (page === 'runs') return runsPage(view);
+  if (page === 'phases' && parts[1]) return phasePage(view, parts[1]);
+  if (page === 'diff') return diffPage(view);
+  if (page === 'workers') return workersPage(view);
+  return graphPage(view);
 }
 
 window.addEventListener('hashchange', route);
@@ -263,7 +289,7 @@ async function start() {
   try {
     await loadNamespaces();
   } catch (error) {
-    if (error.status !== 401) show(failure(error));
+    if (error.status !== 401) show(state.view, failure(error));
     return;
   }
   route();
