@@ -114,7 +114,7 @@ ui-venv: deps $(SELENIUM_STAMP)
 # The dashboard in headless chromium against a real planter serve (Tests/UI/run).
 ui-test: ui-venv
 	test -x .build/debug/planter || $(SWIFT) build
-	PYTHON=$(VENV)/bin/python Tests/UI/run
+	$(VENV)/bin/python Tests/UI/run
 
 # The API against its OpenAPI document (Tests/API/run-schemathesis), bounded and with a fixed seed.
 schemathesis: schemathesis-venv

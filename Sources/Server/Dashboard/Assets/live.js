@@ -10,7 +10,7 @@ function paint(statuses) {
     const status = statuses[node.getAttribute('data-phase')];
     if (status && node.getAttribute('data-status') !== status) node.setAttribute('data-status', status);
   }
-  for (const cell of document.querySelectorAll('td [data-phase-status]')) {
+  for (const cell of document.querySelectorAll('[data-phase-status]')) {
     const status = statuses[cell.getAttribute('data-phase-status')];
     if (status) { cell.setAttribute('data-status', status); cell.textContent = status; }
   }
