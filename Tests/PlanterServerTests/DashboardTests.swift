@@ -101,6 +101,12 @@ import Testing
             #expect(answer.status == 503 && answer.errorCode == "layoutFailed", "\(answer)")
             #expect(answer.errorMessage.contains("crashed (signal SIGSEGV): dot: out of memory"), "\(answer)")
             #expect(try await server.get("/health").status == 200)
+            // Failures are not cached (a fixed dot is used next time), and each one leaves no pipe or pidfd open.
+            func openFiles() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/fd").count) ?? -1 }
+            let before = openFiles()
+            for _ in 0..<5 { #expect(try await server.get("/graph.svg").status == 503) }
+            #expect(await eventually(within: 2) { openFiles() <= before }, "open files: \(before) → \(openFiles())")
+            #expect(descendants(of: server.pid).isEmpty)
 
             let missing = try await harness.start(root: "other", environment: ["PLANTER_DOT": harness.path("no-such-dot")])
             try await missing.plan(Self.plan, "wait=true")
