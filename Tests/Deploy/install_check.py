@@ -1,5 +1,6 @@
 """An installed Planter (make install PREFIX=DIR), run from DIR with no environment at all:
 
+    python install_check.py --probe URL --source REPO     only what a client of a running server sees
     python install_check.py PREFIX --source REPO [--config FILE]… [--only layout,plugins,run,serve,configs,libraries]
                             [--dockerfile FILE]    (default REPO/Dockerfile: its RUNTIME_PACKAGES)
 
@@ -8,7 +9,7 @@
 - `planter plugins` finds every plugin there and none fails to load;
 - `planter run` runs a shell phase in planter-executor-host (isolation: process), found beside planter;
 - `planter serve` answers /health, /ready, /openapi.yaml (the document of the sources, byte for
-  byte) and runs a posted plan, then stops on SIGTERM with status 0;
+  byte) and runs a posted plan (a shell phase, then a python one), then stops on SIGTERM with status 0;
 - each --config (the workers' deployment configs of deploy/) loads, with every executor available;
 - every shared library the installed files link is the Swift runtime (make install-swift-runtime
   copies it) or comes from a Debian package the Dockerfile's runtime stage installs (or one every
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from common import Problems
@@ -34,6 +36,10 @@ PLUGIN_PROGRAMS = {"python": "python3", "container": "runc"}
 BUNDLE = "planter_PlanterServer.resources"
 PLAN = [{"kind": "Phase", "id": "hello", "spec": {"selector": {"matchLabels": {"executor": "shell"}},
                                                    "x-run": {"script": "echo hello from the prefix"}}}]
+# What the server runs: a shell phase, and a python phase after it (the interpreter the image ships).
+SERVED_PLAN = PLAN + [{"kind": "Phase", "id": "python", "spec": {
+    "selector": {"matchLabels": {"executor": "python"}}, "waitFor": {"phases": ["hello"]},
+    "x-run": {"code": "import platform\nprint('python', platform.python_version(), 'ran')"}}}]
 
 
 def run(argv, cwd, timeout=60):
@@ -79,8 +85,28 @@ def check_isolated_run(prefix, work, problems):
 
 def get(url, data=None):
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status, response.read()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def probe_server(base, source, problems):
+    """What a client of a freshly started server sees: health, readiness (every plugin loads),
+    the OpenAPI document of the sources, and a plan that runs."""
+    for path in ("/health", "/ready"):
+        status, body = get(base + path)
+        problems.check(status == 200, f"GET {path}", f"answered {status}: {body[:500]}")
+    status, body = get(base + "/openapi.yaml")
+    with open(os.path.join(source, "Sources/Server/openapi.yaml"), "rb") as file:
+        expected = file.read()
+    problems.check(status == 200 and body == expected, "GET /openapi.yaml",
+                   f"answered {status} with {len(body)} bytes, not the {len(expected)} of Sources/Server/openapi.yaml")
+    status, body = get(base + "/plan?wait=true", json.dumps(SERVED_PLAN).encode())
+    text = body.decode()
+    problems.check(status == 200 and "hello from the prefix" in text and re.search(r"python [0-9.]+ ran", text),
+                   "POST /plan?wait=true", f"answered {status} without both phases' output: {text[:3000]}")
 
 
 def check_server(prefix, source, work, problems):
@@ -98,19 +124,7 @@ def check_server(prefix, source, work, problems):
             port = match.group(1) if match else time.sleep(0.1)
         if not problems.check(port, "planter serve", f"did not listen: {open(log_path).read()[-3000:]}"):
             return
-        base = f"http://127.0.0.1:{port}"
-        for path in ("/health", "/ready"):
-            status, body = get(base + path)
-            problems.check(status == 200, f"GET {path}", f"answered {status}: {body[:500]}")
-        status, body = get(base + "/openapi.yaml")
-        with open(os.path.join(source, "Sources/Server/openapi.yaml"), "rb") as file:
-            expected = file.read()
-        problems.check(status == 200 and body == expected, "GET /openapi.yaml",
-                       f"answered {status} with {len(body)} bytes, not the {len(expected)} of Sources/Server/openapi.yaml")
-        status, body = get(base + "/plan?wait=true", json.dumps(PLAN).encode())
-        answer = json.loads(body)
-        problems.check(status == 200 and "hello from the prefix" in body.decode(), "POST /plan?wait=true",
-                       f"answered {status}: {json.dumps(answer)[:2000]}")
+        probe_server(f"http://127.0.0.1:{port}", source, problems)
         server.send_signal(signal.SIGTERM)
         try:
             code = server.wait(timeout=30)
@@ -195,8 +209,16 @@ def check_libraries(prefix, dockerfile, problems):
 
 
 def main(argv):
-    prefix = os.path.abspath(argv[0])
     source = os.path.abspath(argv[argv.index("--source") + 1])
+    if argv[0] == "--probe":
+        problems = Problems(f"the server at {argv[1]}")
+        try:
+            probe_server(argv[1], source, problems)
+        except (OSError, ValueError) as error:
+            problems.add(argv[1], str(error))
+        problems.finish()
+        return
+    prefix = os.path.abspath(argv[0])
     configs = [argv[index + 1] for index, word in enumerate(argv) if word == "--config"]
     only = set(argv[argv.index("--only") + 1].split(",")) if "--only" in argv else None
     dockerfile = argv[argv.index("--dockerfile") + 1] if "--dockerfile" in argv else os.path.join(source, "Dockerfile")
