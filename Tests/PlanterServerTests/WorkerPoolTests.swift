@@ -161,4 +161,23 @@ import Glibc
             #expect(setup.workers[0].terminate() == 0, "\(setup.workers[0].log)")
         }
     }
+
+    @Test func aRunGoesOnWhenTheNATSServerRestartsMidPhase() async throws {
+        try await withPool(workers: ["w1"], remote: "{pool: builders, scheduleTimeout: 20s, lease: 6s}") { setup in
+            let marks = setup.harness.path("marks")
+            let posted = try await setup.server.post("/plan", manifest(
+                buildPhase("during", "echo start >> \(marks); sleep 2; echo end >> \(marks)"),
+                buildPhase("after", "echo after >> \(marks)", extra: #", "waitFor": {"phases": ["during"]}"#)))
+            let runId = try #require(try posted.json()["runId"]?.stringValue)
+            #expect(await eventually(within: 10) { setup.harness.lines("marks") == ["start"] })
+            // A short outage, well inside the lease: JetStream keeps the stream on disk.
+            setup.nats.stop()
+            try await Task.sleep(for: .milliseconds(300))
+            try setup.nats.start()
+            #expect(await eventually(within: 30) { (try? await setup.server.json("/runs/\(runId)"))?["status"] != "running" })
+            let run = try await setup.server.json("/runs/\(runId)")
+            #expect(run["status"] == "succeeded", "\(run) \(setup.workers[0].log)")
+            #expect(setup.harness.lines("marks") == ["start", "end", "after"])
+        }
+    }
 }
