@@ -131,10 +131,14 @@ import Glibc
 
     @Test func withNoWorkerThePhaseFailsAfterItsScheduleTimeoutNamingThePool() async throws {
         try await withPool(workers: [], remote: "{pool: builders, scheduleTimeout: 1s}") { setup in
-            let answer = try await setup.server.post("/plan?wait=true", manifest(buildPhase("orphan", "true")))
-            let phase = try answer.json()["result"]?["phases"]?.arrayValue?.first
+            let answer = try await setup.server.post("/plan?wait=true", manifest(buildPhase("orphan", "true", extra: #", "onFailure": {"action": "continue"}"#),
+                                                                              buildPhase("patient", "true", extra: #", "x-scheduleTimeout": "1500ms""#)))
+            let phases = try answer.json()["result"]?["phases"]?.arrayValue ?? []
+            let phase = phases.first { $0["id"] == "orphan" }
             #expect(phase?["status"] == "failed")
             #expect(phase?["message"]?.stringValue?.contains("no worker of pool builders took phase orphan within 1000 ms") == true, "\(phase ?? .null)")
+            // The phase's own x-scheduleTimeout wins over the executor's.
+            #expect(phases.first { $0["id"] == "patient" }?["message"]?.stringValue?.contains("within 1500 ms") == true, "\(phases)")
             // The item was taken back: a worker that comes later does not run it.
             let late = try Worker(id: "late", nats: setup.nats.natsURL, pool: "builders", config: setup.harness.path("worker.yaml"),
                                   directory: setup.harness.directory)
