@@ -184,4 +184,38 @@ import Glibc
             #expect(setup.harness.lines("marks") == ["start", "end", "after"])
         }
     }
+
+    @Test func aRestartedPlanterKeepsWhatEndedOnWorkersAndStopsWhatStillRuns() async throws {
+        try await withPool(remote: "{pool: builders, scheduleTimeout: 10s, lease: 3s}") { setup in
+            let marks = setup.harness.path("marks"), pidFile = setup.harness.path("slow.pid"), first = setup.harness.path("first")
+            let slow = "if [ -f \(first) ]; then echo slow-again >> \(marks); else touch \(first); echo $$ > \(pidFile); "
+                + "echo slow-start >> \(marks); sleep 30; fi"
+            let posted = try await setup.server.post("/plan", manifest(
+                buildPhase("quick", "sleep 1; echo quick >> \(marks)"), buildPhase("slow", slow),
+                buildPhase("after", "echo after >> \(marks)", extra: #", "waitFor": {"phases": ["quick"]}"#)))
+            let runId = try #require(try posted.json()["runId"]?.stringValue)
+            #expect(await eventually(within: 10) { setup.harness.lines("marks").contains("slow-start") })
+            setup.server.kill()
+            // quick ends on its worker while no Planter listens; slow goes on.
+            #expect(await eventually(within: 10) { setup.harness.lines("marks").contains("quick") })
+            let slowPid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).filter(\.isNumber)))
+            #expect(!isGone(slowPid))
+            let again = try await setup.harness.start(environment: ["NATS_URL": setup.nats.natsURL],
+                                                      arguments: ["--config", setup.harness.path("server.yaml"), "--parallel", "4"])
+            // Before serving, the restart had the workers stop what the run left there.
+            #expect(isGone(slowPid), "the old attempt of slow was cancelled on its worker")
+            let run = try await again.json("/runs/\(runId)")
+            #expect(run["status"] == "interrupted", "\(run)")
+            let quick = run["phases"]?.arrayValue?.first { $0["id"] == "quick" }
+            #expect(quick?["status"] == "succeeded", "\(quick ?? .null)")
+            #expect(quick?["message"]?.stringValue?.contains("while Planter was down") == true)
+            let resumed = try await again.post("/apply?wait=true")
+            let result = try resumed.json()["result"]
+            #expect(result?["status"] == "succeeded", "\(resumed)")
+            #expect(result?.statuses["quick"] == "skipped", "what ended on a worker while Planter was down is not run again")
+            #expect(setup.harness.lines("marks").filter { $0 == "quick" }.count == 1)
+            #expect(setup.harness.lines("marks").filter { $0 == "after" }.count == 1)
+            #expect(setup.harness.lines("marks").contains("slow-again"))
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import ExecutorRuntime
 import Foundation
 import PlanterCore
 import PlanterJSON
@@ -20,7 +21,8 @@ extension PlanterService {
 
     /// Kills what run `runId` left running, logs each kill, then marks the run (and its
     /// phases that had not ended) interrupted in the history.
-    func recoverInterruptedRun(_ runId: String, _ warnings: inout [String]) {
+    /// `remote`: results of attempts that ran on workers and ended while Planter was down.
+    func recoverInterruptedRun(_ runId: String, remote: [String: ExecuteResult] = [:], _ warnings: inout [String]) {
         let entry = state.run(runId)
         var killedAttempts: [String: String] = [:]  // phase id → attempt, from the processes killed
         if let owner {
@@ -41,6 +43,10 @@ extension PlanterService {
             }
         }
         guard var entry else { return }
+        for (phaseId, result) in remote where Self.adopt(result, of: phaseId, into: &entry) {
+            warnings.append("phase \(phaseId) of interrupted run \(runId) \(result.status.rawValue) on worker \(result.worker ?? "?") "
+                + "while Planter was down: its result is kept")
+        }
         Self.markInterrupted(&entry, at: .now(), killed: killedAttempts)
         state.record(entry)
         history?.record(run: entry)
@@ -50,6 +56,29 @@ extension PlanterService {
             state.phaseStates[phase.id] = PhaseState(status: phase.status, runId: runId, message: phase.message,
                                                      updatedAt: phase.endedAt)
         }
+    }
+
+    /// A worker's result for the phase's running attempt (succeeded or failed; a cancelled one
+    /// is what the restart stopped, and reads interrupted). True when it was taken.
+    static func adopt(_ result: ExecuteResult, of phaseId: String, into entry: inout RunEntry) -> Bool {
+        guard result.status == .succeeded || result.status == .failed,
+            let index = entry.result.phases.firstIndex(where: { $0.id == phaseId }),
+            let last = entry.result.phases[index].attempts.indices.last,
+            entry.result.phases[index].attempts[last].status == .running
+        else { return false }
+        let status: PhaseStatus = result.status == .succeeded ? .succeeded : .failed
+        let message = "ended on worker \(result.worker ?? "?") while Planter was down" + (result.message.isEmpty ? "" : ": \(result.message)")
+        var phase = entry.result.phases[index]
+        phase.attempts[last].status = status
+        phase.attempts[last].endedAt = .now()
+        phase.attempts[last].exitCode = result.exitCode
+        phase.attempts[last].message = message
+        phase.attempts[last].worker = result.worker
+        phase.status = status
+        phase.message = message
+        if status == .succeeded { phase.outputs = result.outputs }
+        entry.result.phases[index] = phase
+        return true
     }
 
     /// State files of earlier versions kept an interrupted run `running`, flagged `interrupted`.

@@ -94,7 +94,8 @@ public actor PlanterService {
             }
             if let runId = state.inFlightRunId {
                 await mergeStoredProgress(of: runId, &warnings)
-                recoverInterruptedRun(runId, &warnings)
+                let remote = await configuration.recoverRemoteAttempts?(runId) ?? [:]
+                recoverInterruptedRun(runId, remote: remote, &warnings)
                 warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")
                 state.inFlightRunId = nil
                 trySave(&warnings)

@@ -1,3 +1,4 @@
+import ExecutorRuntime
 import PlanterCore
 import PlanterStore
 
@@ -37,6 +38,10 @@ public struct ServiceConfiguration: Sendable {
     /// Runs are mirrored on sessions (NATS configured): every run gets a session id, and this is
     /// called as a run starts, before its first event, to bind and announce it. Nil: no sessions.
     public var runStarting: (@Sendable (RunStart) -> Void)?
+    /// Attempts of an interrupted run that ran elsewhere (worker pools): called at start-up,
+    /// before the run can resume, to cancel what still runs there and to return the results of
+    /// those that ended meanwhile (phase id → result). Nil: every attempt ran in this process.
+    public var recoverRemoteAttempts: (@Sendable (String) async -> [String: ExecuteResult])?
 
     public init() {}
 }

@@ -44,6 +44,7 @@ actor Namespaces {
             if let sessions {
                 configuration.runStarting = sessions.runStarting(namespace: name)
                 sinks.append(sessions.mirror(namespace: name))
+                configuration.recoverRemoteAttempts = sessions.recoverRemoteAttempts
             }
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()

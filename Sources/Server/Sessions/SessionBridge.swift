@@ -1,3 +1,4 @@
+import ExecutorRuntime
 import Logging
 import PlanterCore
 import PlanterDeployment
@@ -35,6 +36,16 @@ final class SessionBridge: Service, Sendable {
             let made = try RemoteDispatcher(connection: connection) { line in logger.warning("\(line)") }
             current = made
             return made
+        }
+    }
+
+    /// For a restart: what an interrupted run left on workers (nil without a remote executor).
+    var recoverRemoteAttempts: (@Sendable (String) async -> [String: ExecuteResult])? {
+        guard let dispatcher = remote.withLock({ $0 }) else { return nil }
+        return { runId in
+            await withCheckedContinuation { continuation in
+                startThread(name: "planter-recover") { continuation.resume(returning: dispatcher.recover(runId: runId)) }
+            }
         }
     }
 
