@@ -12,7 +12,7 @@ ROOT         ?= $(CURDIR)/.planter
 # the ABI header test, and the tools the test suite drives (python3 for the python plugin
 # and subprocess executors, runc and busybox-static for real containers), python3-venv for
 # the schemathesis API checks.
-DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv
+DEB_PACKAGES := libsqlite3-dev libhiredis-dev redis-server libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
 .PHONY: all build release run run-plan test bench deps bench-deps install rootfs clean

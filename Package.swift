@@ -16,6 +16,8 @@ import PackageDescription
 //                            phase to the executor instance that serves it (created on first use)
 //   Sources/CSQLite          SQLite (Debian's libsqlite3-dev), for the history store
 //   Sources/Store            PlanterStore: the embedded history (plans, runs, attempts, events) in SQLite
+//   Sources/CHiredis         hiredis 0.14 (Debian's libhiredis-dev), for PlanterRedis
+//   Sources/Redis            PlanterRedis: a Redis client on its own thread, and the history in Redis (REDIS_URL)
 //   Sources/Host             the engine: manifest → validation → graph → runner → service → store
 //   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
 //   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
@@ -86,6 +88,7 @@ let package = Package(
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
         .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
         .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
         .target(name: "PlanterDocument", dependencies: ["PlanterCore", "PlanterJSON", .product(name: "Yams", package: "Yams")],
@@ -95,6 +98,7 @@ let package = Package(
         .target(name: "PlanterDeployment", dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime"],
                 path: "Sources/Deployment"),
         .target(name: "PlanterStore", dependencies: ["CSQLite", "PlanterCore", "PlanterJSON"], path: "Sources/Store"),
+        .target(name: "PlanterRedis", dependencies: ["CHiredis", "PlanterCore", "PlanterJSON", "PlanterStore"], path: "Sources/Redis"),
         .target(
             name: "PlanterHost",
             dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport",
@@ -136,6 +140,7 @@ let package = Package(
         tests("ShellExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterCLITests", ["PlanterJSON"]),
         tests("PlanterStoreTests", ["PlanterStore", "PlanterJSON"]),
+        tests("PlanterRedisTests", ["PlanterRedis", "PlanterStore", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterServerTests", [
             "PlanterServer", "PlanterHost", "PlanterJSON",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
