@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "PlanterServer",
             dependencies: [
-                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore",
+                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -142,7 +142,7 @@ let package = Package(
         tests("PlanterStoreTests", ["PlanterStore", "PlanterJSON"]),
         tests("PlanterRedisTests", ["PlanterRedis", "PlanterStore", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterServerTests", [
-            "PlanterServer", "PlanterHost", "PlanterJSON",
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.

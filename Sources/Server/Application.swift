@@ -72,7 +72,8 @@ public struct PlanterServer: Sendable {
         configuration.retention = Retention(runs: setup.deployment.historyRuns, days: setup.deployment.historyDays)
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
-                                                                      capacity: CapacityPool(slots: configuration.parallel)))
+                                                                      capacity: CapacityPool(slots: configuration.parallel),
+                                                                      redis: settings.redisURL))
         let service = namespaces.defaultService
 
         var syncPending = false

@@ -1,6 +1,7 @@
 import Foundation
 import PlanterCore
 import PlanterHost
+import PlanterRedis
 
 /// Everything `planter serve` is told by flags and the environment.
 public struct ServerSettings: Sendable {
@@ -26,6 +27,8 @@ public struct ServerSettings: Sendable {
     public var syncToken: String?
     /// How long a shutdown lets a running plan finish before cancelling it (`PLANTER_SHUTDOWN_GRACE`, seconds).
     public var shutdownGrace: Duration = .seconds(10)
+    /// `REDIS_URL`: the history's store of record, shared with the other Planters on it (nil: embedded only).
+    public var redisURL: RedisURL?
 
     public init() {}
 
@@ -69,6 +72,9 @@ public struct ServerSettings: Sendable {
                 throw SettingsError("PLANTER_SHUTDOWN_GRACE must be a duration from 0 to 30 days (seconds, or 30s, 1m), not \"\(grace)\"")
             }
             settings.shutdownGrace = duration.duration
+        }
+        if let text = value("REDIS_URL") {
+            do { settings.redisURL = try RedisURL.parse(text) } catch { throw SettingsError(error.description) }
         }
         return settings
     }

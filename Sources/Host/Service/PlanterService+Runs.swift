@@ -62,7 +62,7 @@ extension PlanterService {
         state.record(entry)
         history?.record(run: entry)
         // Committed before a waiter's answer (or the next request) can report the run ended.
-        await history?.store.flush()
+        await history?.flush()
         state.inFlightRunId = nil
         active = nil
         saveLogged()

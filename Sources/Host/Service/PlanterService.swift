@@ -276,7 +276,7 @@ public actor PlanterService {
             while self.active != nil { await Task.yield() }
         }
         let saveError = saveLogged()
-        await history?.store.flush()
+        await history?.flush()
         if configuration.closesExecutors { await Self.close(setup.registry) }
         return saveError
     }

@@ -3,6 +3,7 @@ import Logging
 import PlanterDeployment
 import PlanterHost
 import PlanterJSON
+import PlanterRedis
 
 /// Every namespace's PlanterService, by name: one applied and staged plan, run history, state
 /// file and one-run-at-a-time rule each, sharing the deployment (executors, plugins). `default`
@@ -20,6 +21,10 @@ actor Namespaces {
         let logger: Logger
         /// The server's `parallel` phases at once, shared round-robin by the namespaces' runs.
         let capacity: CapacityPool
+        /// REDIS_URL: each namespace's history is also (and first of all) in Redis.
+        var redis: RedisURL? = nil
+        /// This process's name in Redis (its writes' dedup key), unique per start.
+        var writerId = String(UInt64.random(in: 1...UInt64.max), radix: 36)
 
         /// `$PLANTER_ROOT/namespaces`, the folder of every namespace but `default`.
         var folder: String { (root as NSString).appendingPathComponent("namespaces") }
@@ -41,7 +46,8 @@ actor Namespaces {
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
             let history: History
-            switch await History.open(path: History.path(root: root), eventLog: eventLog) {
+            let replica = await openRedis(name)
+            switch await History.open(path: History.path(root: root), eventLog: eventLog, replica: replica) {
             case .success(let (opened, warning)):
                 history = opened
                 if let warning { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
@@ -52,8 +58,22 @@ actor Namespaces {
                                          history: history, sinks: [RunObserver(metrics: metrics, logger: logger, namespace: name)])
             for warning in await service.start() { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
             if let pruned = await service.pruneHistory() { logger.info("\(pruned)", metadata: ["namespace": "\(name)"]) }
-            logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.store.path)"])
+            logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.replica?.location ?? history.store.path)"])
             return service
+        }
+
+        /// The namespace's history in Redis, when REDIS_URL is set. Redis down is no reason not to
+        /// start: the history then runs on the embedded store and the writes wait for Redis.
+        func openRedis(_ name: String) async -> RedisHistory? {
+            guard let redis else { return nil }
+            let history = RedisHistory(url: redis, namespace: name, writerId: writerId)
+            if let problem = await history.ping() {
+                logger.warning("Redis is unreachable: the history runs on the embedded store until it is back",
+                               metadata: ["namespace": "\(name)", "redis": "\(redis)", "reason": "\(problem)"])
+            } else if name == NamespaceName.default, let warning = await history.evictionWarning() {
+                logger.warning("\(warning)")
+            }
+            return history
         }
 
         /// The executors the namespace may use (the deployment's `namespaces.<name>.executors`); nil: any.

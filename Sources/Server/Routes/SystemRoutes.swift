@@ -111,6 +111,15 @@ enum SystemRoutes {
             } else {
                 check("history", true, "the history store takes writes")
             }
+            if let replica = history.replica {
+                // Not fatal: a lone Planter keeps running on the embedded store while Redis is away.
+                if let problem = replica.problem {
+                    check("redis", false, "Redis (\(replica.location)) is down or behind: \(problem); the history runs on the "
+                          + "embedded store and the writes wait for Redis", fatal: false)
+                } else {
+                    check("redis", true, "Redis (\(replica.location)) takes the history", fatal: false)
+                }
+            }
         }
         let catalog = await service.setup.catalog
         let loaded = catalog.plugins.map { JSON.string($0.name) }
