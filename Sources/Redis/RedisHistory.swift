@@ -25,7 +25,16 @@ public final class RedisHistory: HistoryReplica, @unchecked Sendable {
 
     public var location: String { "\(url) keys \(keys.prefix)*" }
 
-    public func enqueue(_ write: HistoryWrite) { writer.enqueue(write) }
+    public func enqueue(_ write: HistoryWrite) { writer.enqueue(.history(write)) }
+
+    public func saveState(_ document: [UInt8], owner: String) { writer.enqueue(.state(document, owner: owner)) }
+
+    public func loadState() async throws -> (document: [UInt8], owner: String)? {
+        let replies = try await reader.pipeline([RedisCommand("GET", keys.state), RedisCommand("GET", keys.stateOwner)])
+        guard replies.count == 2, let document = try replies[0].checked("GET").bytes, let owner = try replies[1].checked("GET").text
+        else { return nil }
+        return (document, owner)
+    }
 
     public var problem: String? { writer.problem }
 

@@ -43,6 +43,9 @@ enum RedisHistoryScript {
         elseif kind == 'result' then
           redis.call('HSET', KEYS[3], 'r:' .. ARGV[4], ARGV[5])
           redis.call('ZADD', KEYS[4], tonumber(redis.call('HGET', KEYS[5], 'seq') or '0'), ARGV[6])
+        elseif kind == 'state' then
+          redis.call('SET', KEYS[3], ARGV[4])
+          redis.call('SET', KEYS[4], ARGV[5])
         elseif kind == 'event' then
           local id = '0-' .. redis.call('INCR', KEYS[3])
           local fields = {}
@@ -54,7 +57,13 @@ enum RedisHistoryScript {
         """
 
     /// The EVALSHA of write `number` (`fence`: the lease's token, empty without coordination).
-    static func command(_ write: HistoryWrite, number: Int64, sha: [UInt8], keys: RedisKeys, writerId: String, fence: String,
+    /// What the writer sends: a history record, or the lease holder's state document.
+    enum Write: Sendable {
+        case history(HistoryWrite)
+        case state([UInt8], owner: String)
+    }
+
+    static func command(_ item: Write, number: Int64, sha: [UInt8], keys: RedisKeys, writerId: String, fence: String,
                         eventCap: Int) -> RedisCommand {
         var command = RedisCommand("EVALSHA", sha)
         func add(_ keyList: [[UInt8]], _ kind: String, _ arguments: [[UInt8]]) {
@@ -62,6 +71,14 @@ enum RedisHistoryScript {
             command.arguments += [keys.writer(writerId), keys.fence] + keyList
             command.append(number, fence, kind)
             command.arguments += arguments
+        }
+        let write: HistoryWrite
+        switch item {
+        case .state(let document, let owner):
+            add([keys.state, keys.stateOwner], "state", [document, owner.redisBytes])
+            return command
+        case .history(let record):
+            write = record
         }
         switch write {
         case .plan(let row):

@@ -10,7 +10,7 @@ import PlanterStore
 final class RedisHistoryWriter: @unchecked Sendable {
     struct Entry {
         let number: Int64
-        let write: HistoryWrite
+        let write: RedisHistoryScript.Write
     }
 
     let keys: RedisKeys
@@ -52,7 +52,7 @@ final class RedisHistoryWriter: @unchecked Sendable {
         startThread(name: "planter-redis-writer") { [self] in serve() }
     }
 
-    func enqueue(_ write: HistoryWrite) {
+    func enqueue(_ write: RedisHistoryScript.Write) {
         monitor.withLock {
             guard !closed else { return }
             if buffer.count - head >= Self.bufferLimit {

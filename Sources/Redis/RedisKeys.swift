@@ -39,6 +39,10 @@ public struct RedisKeys: Sendable {
     var events: [UInt8] { key("events") }
     /// STRING: the last write number applied from one Planter (`writer:<id>`), so a resent batch is not applied twice.
     func writer(_ writerId: String) -> [UInt8] { key("writer", writerId) }
+    /// STRING: the lease holder's state document (state.json's content), for a standby's takeover.
+    var state: [UInt8] { key("state") }
+    /// STRING: the instance token of the Planter that wrote `state` (its phase processes carry it).
+    var stateOwner: [UInt8] { key("state-owner") }
     /// STRING `<owner> <token>` with a TTL: who may run the namespace's plans.
     var lease: [UInt8] { key("lease") }
     /// STRING counter: the fencing token (INCR on each lease taken); every write checks it.

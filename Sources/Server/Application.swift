@@ -73,7 +73,7 @@ public struct PlanterServer: Sendable {
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
                                                                       capacity: CapacityPool(slots: configuration.parallel),
-                                                                      redis: settings.redisURL))
+                                                                      redis: settings.redisURL, leaseTTL: settings.leaseTTL))
         let service = namespaces.defaultService
 
         var syncPending = false

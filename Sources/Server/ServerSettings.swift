@@ -29,6 +29,8 @@ public struct ServerSettings: Sendable {
     public var shutdownGrace: Duration = .seconds(10)
     /// `REDIS_URL`: the history's store of record, shared with the other Planters on it (nil: embedded only).
     public var redisURL: RedisURL?
+    /// `PLANTER_LEASE_TTL` (with REDIS_URL): the Planters on one Redis take turns, one holding each namespace's lease.
+    public var leaseTTL: Duration?
 
     public init() {}
 
@@ -75,6 +77,13 @@ public struct ServerSettings: Sendable {
         }
         if let text = value("REDIS_URL") {
             do { settings.redisURL = try RedisURL.parse(text) } catch { throw SettingsError(error.description) }
+        }
+        if let ttl = value("PLANTER_LEASE_TTL") {
+            guard case .success(let duration) = PlanDuration.parse(ttl), duration.milliseconds >= 1000 else {
+                throw SettingsError("PLANTER_LEASE_TTL must be a duration of at least 1 second and at most 30 days (seconds, or 10s, 1m), not \"\(ttl)\"")
+            }
+            guard settings.redisURL != nil else { throw SettingsError("PLANTER_LEASE_TTL needs REDIS_URL: the lease lives in Redis") }
+            settings.leaseTTL = duration.duration
         }
         return settings
     }

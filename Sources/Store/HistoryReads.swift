@@ -24,6 +24,10 @@ public protocol HistoryReplica: HistoryReads {
     /// Where it is, for the log (no secrets).
     var location: String { get }
     func close() async
+    /// The namespace's state document (state.json's content) and the instance token of the
+    /// Planter that wrote it, for a standby that takes over (written fenced, like the history).
+    func saveState(_ document: [UInt8], owner: String)
+    func loadState() async throws -> (document: [UInt8], owner: String)?
 }
 
 extension HistoryStore: HistoryReads {}

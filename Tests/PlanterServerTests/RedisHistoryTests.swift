@@ -76,6 +76,8 @@ import Testing
             #expect(tls.contains("TLS") && tls.contains("hiredis 0.14") && !tls.contains("secret"), "\(tls)")
             let bad = try await harness.startupFailure(environment: ["REDIS_URL": "redis://cache:99999"])
             #expect(bad.contains("REDIS_URL") && bad.contains("99999"), "\(bad)")
+            let lease = try await harness.startupFailure(environment: ["PLANTER_LEASE_TTL": "10s"])
+            #expect(lease.contains("PLANTER_LEASE_TTL needs REDIS_URL"), "\(lease)")
         }
         let redis = try RedisServerProcess(arguments: ["--maxmemory-policy", "allkeys-lru"])
         try await withHarness { harness in

@@ -51,6 +51,12 @@ public final class Runner: Sendable {
         var holding = false
         engine.monitor.lock()
         while !engine.finished {
+            if let gate = engine.options.mayStartPhase, !engine.stopping, !engine.ready.isEmpty, !gate() {
+                if holding { capacity?.pool.release() }
+                holding = false
+                engine.workAvailable.wait(untilMonotonic: Monitor.monotonicNow() + 50_000_000)
+                continue
+            }
             // A shared slot first (other runs may hold them all), outside the run's lock.
             if let capacity, !holding, !engine.stopping, !engine.ready.isEmpty {
                 engine.monitor.unlock()

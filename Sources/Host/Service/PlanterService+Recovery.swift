@@ -20,10 +20,10 @@ extension PlanterService {
 
     /// Kills what run `runId` left running, logs each kill, then marks the run (and its
     /// phases that had not ended) interrupted in the history.
-    func recoverInterruptedRun(_ runId: String, _ warnings: inout [String]) {
+    func recoverInterruptedRun(_ runId: String, _ warnings: inout [String], owner processOwner: String? = nil) {
         let entry = state.run(runId)
         var killedAttempts: [String: String] = [:]  // phase id → attempt, from the processes killed
-        if let owner {
+        if let owner = processOwner ?? owner {
             // An attempt the saved run records as ended had its process group killed when it
             // ended; what is left of it left that group on purpose (a daemon): spared.
             var ended = Set<String>()
@@ -93,5 +93,36 @@ extension PlanterService {
             }
             entry.result.phases[index] = phase
         }
+    }
+
+    /// This Planter took the namespace's lease: the state the last holder kept in Redis
+    /// replaces ours (and our state file), and a run it left in flight is recovered as after a
+    /// crash (its leftovers, tagged with the holder's instance token, killed when they run on
+    /// this machine) and resumed. Returns warnings for the log.
+    public func takeOver(state document: [UInt8], previousOwner: String) async -> [String] {
+        var warnings: [String] = []
+        guard active == nil else { return warnings }
+        do {
+            try StateFile.writeAtomically(document, to: stateFile.path)
+        } catch {
+            return ["cannot take over the namespace's state from Redis: \(error)"]
+        }
+        guard case .loaded(let loaded) = stateFile.load() else {
+            return ["the namespace's state in Redis cannot be read; keeping none"]
+        }
+        state = loaded
+        if let runId = state.inFlightRunId {
+            await mergeStoredProgress(of: runId, &warnings)
+            recoverInterruptedRun(runId, &warnings, owner: previousOwner)
+            state.inFlightRunId = nil
+            trySave(&warnings)
+            do {
+                _ = try await apply(wait: false, triggeredBy: "takeover")
+                warnings.append("took over the namespace's lease: resuming interrupted run \(runId)")
+            } catch {
+                warnings.append("took over the namespace's lease; interrupted run \(runId) cannot resume: \(error)")
+            }
+        }
+        return warnings
     }
 }

@@ -31,6 +31,7 @@ extension PlanterService {
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
         options.capacity = configuration.capacity
+        if let lease = configuration.lease { options.mayStartPhase = { lease.mayStartPhases } }
         // With a history, events reach the EventLog once committed (History forwards them).
         let runner = Runner(plan: plan, options: options, sinks: [logSink] + extraSinks)
         let runId = options.runId
@@ -106,6 +107,7 @@ extension PlanterService {
     /// POST /phases/:id/run: that phase alone, or with everything that waits on it.
     public func rerun(_ id: String, withDependents: Bool, wait: Bool, triggeredBy: String? = nil) async throws(ServiceError) -> JSON {
         guard accepting else { throw .unavailable("Planter is shutting down") }
+        try checkLease()
         if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
         guard let current = state.current else { throw .notFound("no plan has been applied") }
         let plan: Plan

@@ -34,8 +34,16 @@ public struct ServiceConfiguration: Sendable {
     public var capacity: (pool: CapacityPool, lane: String)?
     /// The executors this service's plans may use (a namespace's `executors`); nil: any.
     public var allowedExecutors: Set<String>?
+    /// Several Planters share the namespace (Redis): only the lease's holder runs its plans.
+    public var lease: (any ServiceLease)?
 
     public init() {}
+}
+
+/// The right to run a namespace's plans, held by one Planter at a time (RedisLease).
+public protocol ServiceLease: Sendable {
+    /// Held, and renewed recently enough to start a phase.
+    var mayStartPhases: Bool { get }
 }
 
 public struct SubmitOptions: Sendable {

@@ -121,6 +121,11 @@ enum SystemRoutes {
                 }
             }
         }
+        if let lease = await service.configuration.lease {
+            // Not fatal: a standby serves reads and is ready to take over.
+            check("lease", lease.mayStartPhases, lease.mayStartPhases ? "this Planter holds the namespace's lease and runs its plans"
+                  : "standby: another Planter holds the namespace's lease (or it is not renewed): no phase starts here", fatal: false)
+        }
         let catalog = await service.setup.catalog
         let loaded = catalog.plugins.map { JSON.string($0.name) }
         let failures = catalog.failures.map { JSON.object(["path": .string($0.path), "reason": .string($0.reason)]) }
