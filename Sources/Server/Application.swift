@@ -73,7 +73,8 @@ public struct PlanterServer: Sendable {
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
                                                                       capacity: CapacityPool(slots: configuration.parallel),
-                                                                      redis: settings.redisURL, leaseTTL: settings.leaseTTL))
+                                                                      redis: settings.redisURL, leaseTTL: settings.leaseTTL,
+                                                                      keepsHistory: settings.keepsHistory))
         let service = namespaces.defaultService
 
         var syncPending = false

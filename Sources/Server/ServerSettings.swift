@@ -31,6 +31,8 @@ public struct ServerSettings: Sendable {
     public var redisURL: RedisURL?
     /// `PLANTER_LEASE_TTL` (with REDIS_URL): the Planters on one Redis take turns, one holding each namespace's lease.
     public var leaseTTL: Duration?
+    /// `PLANTER_HISTORY=off`: no history store (runs and events in memory only, as before there was one).
+    public var keepsHistory = true
 
     public init() {}
 
@@ -77,6 +79,13 @@ public struct ServerSettings: Sendable {
         }
         if let text = value("REDIS_URL") {
             do { settings.redisURL = try RedisURL.parse(text) } catch { throw SettingsError(error.description) }
+        }
+        if let history = value("PLANTER_HISTORY") {
+            guard ["on", "off"].contains(history) else { throw SettingsError("PLANTER_HISTORY must be on or off, not \"\(history)\"") }
+            settings.keepsHistory = history == "on"
+            if !settings.keepsHistory, settings.redisURL != nil {
+                throw SettingsError("PLANTER_HISTORY=off and REDIS_URL exclude each other: Redis holds the history")
+            }
         }
         if let ttl = value("PLANTER_LEASE_TTL") {
             guard case .success(let duration) = PlanDuration.parse(ttl), duration.milliseconds >= 1000 else {

@@ -116,6 +116,17 @@ import Glibc
         #expect((try await reader.json("/plans")["plans"]?.arrayValue?.count) == 2, sourceLocation: sourceLocation)
     }
 
+    @Test func historyOffKeepsRunsInMemoryOnly() async throws {
+        try await withHarness { harness in
+            let server = try await harness.start(environment: ["PLANTER_HISTORY": "off"])
+            let runId = try #require(try await server.plan(manifest(shellPhase("a", "echo hi")), "wait=true")["runId"]?.stringValue)
+            #expect(try await server.json("/runs/\(runId)").statuses == ["a": "succeeded"])
+            #expect(!FileManager.default.fileExists(atPath: server.root + "/state/history.db"), "no database made")
+            let bad = try await harness.startupFailure(environment: ["PLANTER_HISTORY": "maybe"])
+            #expect(bad.contains("PLANTER_HISTORY must be on or off"), "\(bad)")
+        }
+    }
+
     @Test func aBadRetentionIsAnErrorAtItsPointer() async throws {
         try await withHarness { harness in
             try harness.write("planter.yaml", "history: {runs: 0, dayz: 3}\n")

@@ -27,6 +27,8 @@ actor Namespaces {
         var writerId = String(UInt64.random(in: 1...UInt64.max), radix: 36)
         /// PLANTER_LEASE_TTL: Planters on one Redis take turns: one holds each namespace's lease and runs its plans.
         var leaseTTL: Duration? = nil
+        /// PLANTER_HISTORY=off: no history store (runs and events in memory only; the benchmarks' baseline).
+        var keepsHistory = true
 
         /// `$PLANTER_ROOT/namespaces`, the folder of every namespace but `default`.
         var folder: String { (root as NSString).appendingPathComponent("namespaces") }
@@ -47,27 +49,29 @@ actor Namespaces {
             configuration.allowedExecutors = allowedExecutors(name)
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
-            let history: History
-            let replica = await openRedis(name)
+            var history: History?
+            let replica = keepsHistory ? await openRedis(name) : nil
             var takeover: LeaseTakeover?
             if let redis, let leaseTTL, let replica {
                 let joined = LeaseTakeover(replica: replica, namespace: name, logger: logger)
                 configuration.lease = RedisLease(url: redis, namespace: name, owner: writerId, ttl: leaseTTL) { joined.changed($0) }
                 takeover = joined
             }
-            switch await History.open(path: History.path(root: root), eventLog: eventLog, replica: replica) {
-            case .success(let (opened, warning)):
-                history = opened
-                if let warning { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
-            case .failure(let error):
-                throw .history(error.description)
+            if keepsHistory {
+                switch await History.open(path: History.path(root: root), eventLog: eventLog, replica: replica) {
+                case .success(let (opened, warning)):
+                    history = opened
+                    if let warning { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
+                case .failure(let error):
+                    throw .history(error.description)
+                }
             }
             let service = PlanterService(setup: setup, configuration: configuration, stateFile: stateFile, eventLog: eventLog,
                                          history: history, sinks: [RunObserver(metrics: metrics, logger: logger, namespace: name)])
             for warning in await service.start() { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
             takeover?.attach(service)
             if let pruned = await service.pruneHistory() { logger.info("\(pruned)", metadata: ["namespace": "\(name)"]) }
-            logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.replica?.location ?? history.store.path)"])
+            logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.map { $0.replica?.location ?? $0.store.path } ?? "off")"])
             return service
         }
 
