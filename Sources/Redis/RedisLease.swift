@@ -16,6 +16,7 @@ public final class RedisLease: @unchecked Sendable {
     private var heldToken: Int64?
     private var validUntil: Int64 = 0
     private var closed = false
+    private var ended = false
     private var lastError: String?
     /// What onChange was last told.
     private var reported: Int64?
@@ -51,7 +52,7 @@ public final class RedisLease: @unchecked Sendable {
         self.ttl = ttl
         self.onChange = onChange
         wake = Condition(monitor)
-        let connection = RedisConnection(url: url, connectTimeout: .milliseconds(500), commandTimeout: ttl / 4)
+        let connection = RedisConnection(url: url, connectTimeout: .milliseconds(500), commandTimeout: min(ttl / 4, .seconds(2)))
         let box = Box(connection)
         startThread(name: "planter-redis-lease") { [self] in serve(box) }
     }
@@ -89,6 +90,7 @@ public final class RedisLease: @unchecked Sendable {
                     _ = try? connection.command(RedisCommand("EVAL", Self.releaseScript, 1, keys.lease, "\(owner) \(token)"))
                 }
                 connection.disconnect()
+                monitor.withLock { ended = true }
                 return
             }
             monitor.unlock()
@@ -114,7 +116,10 @@ public final class RedisLease: @unchecked Sendable {
             monitor.unlock()
             if changed { onChange(after) }
             monitor.withLock {
-                if !closed { wake.wait(untilMonotonic: Monitor.monotonicNow() + Self.nanoseconds(ttl) / 4) }
+                // The holder renews every quarter TTL; a standby asks at least every second, so a
+                // released lease is taken within a second.
+                let pause = heldToken == nil ? min(Self.nanoseconds(ttl) / 4, 1_000_000_000) : Self.nanoseconds(ttl) / 4
+                if !closed { wake.wait(untilMonotonic: Monitor.monotonicNow() + pause) }
             }
         }
     }
@@ -127,5 +132,13 @@ public final class RedisLease: @unchecked Sendable {
             if !releasing { heldToken = nil }
             wake.signal()
         }
+    }
+
+    /// Gives the lease up and waits (at most 3 s) until Redis has it: for a shutdown, after
+    /// which the process exits.
+    public func release() async {
+        close()
+        let deadline = ContinuousClock.now + .seconds(3)
+        while !monitor.withLock({ ended }), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
     }
 }

@@ -80,4 +80,24 @@ import Glibc
             #expect(lines.filter { $0 == "end s1" }.count == 1 && lines.filter { $0 == "end s2" }.count == 1, "\(lines)")
         }
     }
+
+    @Test func aPlanterThatShutsDownHandsTheLeaseOverAtOnce() async throws {
+        let redis = try RedisServerProcess()
+        try await withHarness { harness in
+            let environment = ["REDIS_URL": redis.url(), "PLANTER_LEASE_TTL": "60s"]
+            let active = try await harness.start(root: "active", environment: environment)
+            #expect(await eventually(within: 5) { active.log().contains("holding the namespace's lease") })
+            let standby = try await harness.start(root: "standby", environment: environment)
+            active.signal(SIGTERM)
+            #expect(await active.waitForExit(timeout: 20) == 0)
+            let took = await eventually(within: 10) {
+                let checks = (try? await standby.json("/ready"))?["checks"]?.arrayValue ?? []
+                return checks.first { $0["name"] == "lease" }?["ok"] == true
+            }
+            #expect(took, "released on shutdown: no 60 s wait\n\(standby.log())")
+            let answer = try await standby.plan(manifest(shellPhase("a", "true")), "wait=true")
+            let runId = try #require(answer["runId"]?.stringValue)
+            #expect(try await standby.json("/runs/\(runId)").statuses == ["a": "succeeded"], "the new holder runs plans")
+        }
+    }
 }

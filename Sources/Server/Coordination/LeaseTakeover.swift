@@ -45,9 +45,24 @@ final class LeaseTakeover: Sendable {
         if let pending { handle(pending, service) }
     }
 
+    /// Still without the lease a TTL later, another Planter may hold it and resume the run:
+    /// this one's copy is cancelled (its writes are refused by the fencing token anyway), so it
+    /// cannot go on should the lease come back to it later.
+    private func abandonIfStillLost(_ service: PlanterService) {
+        Task { [logger, namespace] in
+            guard let lease = await service.configuration.lease as? RedisLease else { return }
+            try? await Task.sleep(for: lease.ttl)
+            guard !lease.mayStartPhases, let runId = await service.activeRunId else { return }
+            logger.warning("the namespace's lease stayed lost for its TTL: cancelling this Planter's copy of the run",
+                           metadata: ["namespace": "\(namespace)", "runId": "\(runId)"])
+            _ = try? await service.cancel(runOrQueuedPlan: runId)
+        }
+    }
+
     private func handle(_ token: Int64?, _ service: PlanterService) {
         guard let token else {
             logger.warning("lost the namespace's lease: starting no new phase until it is back", metadata: ["namespace": "\(namespace)"])
+            abandonIfStillLost(service)
             return
         }
         logger.info("holding the namespace's lease", metadata: ["namespace": "\(namespace)", "fencingToken": "\(token)"])

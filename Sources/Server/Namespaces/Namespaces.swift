@@ -166,6 +166,8 @@ actor Namespaces {
             }
             return failures
         }
+        // Leases given up: a standby takes over without waiting for the TTL.
+        for (_, service) in all { await (service.configuration.lease as? RedisLease)?.release() }
         await PlanterService.close(factory.setup.registry)
         return failures
     }
