@@ -194,6 +194,30 @@ public final class RedisHistory: HistoryReplica, @unchecked Sendable {
 }
 
 extension RedisHistory {
+    /// The namespaces that have a history in Redis (their `schema` key), for a Planter that
+    /// shares them without having them on disk: a standby must watch their leases too. At most
+    /// 10,000 names, found by SCAN (a single Redis; on a cluster each node holds some).
+    public static func namespaces(url: RedisURL) async -> [String] {
+        let client = RedisClient(url: url, name: "planter-redis-scan", connectTimeout: .seconds(1), commandTimeout: .seconds(5))
+        defer { client.close() }
+        let found = try? await client.perform { connection throws(RedisError) -> [String] in
+            var cursor = "0"
+            var names = Set<String>()
+            repeat {
+                let reply = try connection.command(RedisCommand("SCAN", cursor, "MATCH", "planter:{*}:schema", "COUNT", 1000))
+                    .checked("SCAN")
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].text else { break }
+                cursor = next
+                for key in (parts[1].array ?? []).compactMap(\.text) {
+                    guard let open = key.firstIndex(of: "{"), let close = key.firstIndex(of: "}"), open < close else { continue }
+                    names.insert(String(key[key.index(after: open)..<close]))
+                }
+            } while cursor != "0" && names.count < 10_000
+            return names.sorted()
+        }
+        return found ?? []
+    }
+
     /// From now on every write carries `token` and is refused unless it is the namespace's
     /// current fencing token (RedisLease); nil: writes are not fenced.
     public func fence(_ token: Int64?) { writer.setFence(token.map(String.init) ?? "") }

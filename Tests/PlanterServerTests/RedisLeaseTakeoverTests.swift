@@ -87,7 +87,11 @@ import Glibc
             let environment = ["REDIS_URL": redis.url(), "PLANTER_LEASE_TTL": "60s"]
             let active = try await harness.start(root: "active", environment: environment)
             #expect(await eventually(within: 5) { active.log().contains("holding the namespace's lease") })
+            // A namespace the active one made: the standby, started after, watches its lease too.
+            #expect(try await active.post("/namespaces/team-a/plan?wait=true", manifest(shellPhase("a", "true"))).status == 200)
             let standby = try await harness.start(root: "standby", environment: environment)
+            let names = try await standby.json("/namespaces")
+            #expect(names.serialized.contains("team-a"), "\(names.serialized)")
             active.signal(SIGTERM)
             #expect(await active.waitForExit(timeout: 20) == 0)
             let took = await eventually(within: 10) {

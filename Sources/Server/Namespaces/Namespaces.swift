@@ -111,7 +111,13 @@ actor Namespaces {
     /// Opens `default` and every namespace already on disk.
     static func open(_ factory: Factory) async throws(PlanterServer.StartupError) -> Namespaces {
         var services = [NamespaceName.default: try await factory.open(NamespaceName.default)]
-        for name in factory.existing() { services[name] = try await factory.open(name) }
+        var names = factory.existing()
+        if let redis = factory.redis, factory.leaseTTL != nil {
+            // Those other Planters made: this one watches their leases, to take over.
+            let shared = await RedisHistory.namespaces(url: redis).filter { NamespaceName.problem(Substring($0)) == nil }
+            names = Array(Set(names).union(shared).subtracting([NamespaceName.default])).sorted()
+        }
+        for name in names { services[name] = try await factory.open(name) }
         return Namespaces(factory: factory, services: services)
     }
 
