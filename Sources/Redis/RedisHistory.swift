@@ -29,6 +29,8 @@ public final class RedisHistory: HistoryReplica, @unchecked Sendable {
 
     public func saveState(_ document: [UInt8], owner: String) { writer.enqueue(.state(document, owner: owner)) }
 
+    public var stateIsWritten: Bool { writer.stateIsWritten }
+
     public func loadState() async throws -> (document: [UInt8], owner: String)? {
         let replies = try await reader.pipeline([RedisCommand("GET", keys.state), RedisCommand("GET", keys.stateOwner)])
         guard replies.count == 2, let document = try replies[0].checked("GET").bytes, let owner = try replies[1].checked("GET").text

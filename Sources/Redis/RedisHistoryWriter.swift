@@ -24,6 +24,8 @@ final class RedisHistoryWriter: @unchecked Sendable {
     private var buffer: [Entry] = []
     private var head = 0
     private var nextNumber: Int64 = 1
+    /// The number of the last state document queued (0: none).
+    private var lastState: Int64 = 0
     private var closed = false
     private var dropped = 0
     private var failure: String?
@@ -59,6 +61,7 @@ final class RedisHistoryWriter: @unchecked Sendable {
                 head += 1
                 dropped += 1
             }
+            if case .state = write { lastState = nextNumber }
             buffer.append(Entry(number: nextNumber, write: write))
             nextNumber += 1
             if buffer.count - head == 1 { ready.signal() }
@@ -68,6 +71,8 @@ final class RedisHistoryWriter: @unchecked Sendable {
     /// The number of the last write queued.
     var lastQueued: Int64 { monitor.withLock { nextNumber - 1 } }
     var lastWritten: Int64 { monitor.withLock { written } }
+    /// Every state document queued is in Redis (and was not refused for its fencing token).
+    var stateIsWritten: Bool { monitor.withLock { written >= lastState && !fenced } }
 
     var problem: String? {
         monitor.withLock {

@@ -28,6 +28,9 @@ public protocol HistoryReplica: HistoryReads {
     /// Planter that wrote it, for a standby that takes over (written fenced, like the history).
     func saveState(_ document: [UInt8], owner: String)
     func loadState() async throws -> (document: [UInt8], owner: String)?
+    /// Whether every state document saved so far is in the store (a run's phases wait for it:
+    /// a successor must know the run is in flight before any of its phases starts).
+    var stateIsWritten: Bool { get }
 }
 
 extension HistoryStore: HistoryReads {}

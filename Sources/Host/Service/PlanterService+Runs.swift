@@ -31,7 +31,11 @@ extension PlanterService {
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
         options.capacity = configuration.capacity
-        if let lease = configuration.lease { options.mayStartPhase = { lease.mayStartPhases } }
+        if let lease = configuration.lease {
+            // With a lease, the run's start (its state, in flight) reaches Redis before its first phase.
+            let replica = history?.replica
+            options.mayStartPhase = { lease.mayStartPhases && replica?.stateIsWritten != false }
+        }
         // With a history, events reach the EventLog once committed (History forwards them).
         let runner = Runner(plan: plan, options: options, sinks: [logSink] + extraSinks)
         let runId = options.runId
