@@ -104,4 +104,24 @@ import Glibc
             #expect(try await standby.json("/runs/\(runId)").statuses == ["a": "succeeded"], "the new holder runs plans")
         }
     }
+
+    @Test func aHolderThatLosesRedisStartsNoNewPhaseAndGivesTheRunUp() async throws {
+        let redis = try RedisServerProcess()
+        try await withHarness { harness in
+            let active = try await harness.start(environment: ["REDIS_URL": redis.url(), "PLANTER_LEASE_TTL": "2s"])
+            #expect(await eventually(within: 5) { active.log().contains("holding the namespace's lease") })
+            let timeline = harness.path("timeline")
+            let plan = manifest(Self.timedPhase("s0", timeline, waitFor: []), Self.timedPhase("s1", timeline, waitFor: ["s0"]))
+            let runId = try #require(try await active.plan(plan)["runId"]?.stringValue)
+            #expect(await eventually(within: 10) { harness.lines("timeline").contains("start s0") })
+            redis.stop()
+            // s0 may finish; s1 must not start: the lease cannot be renewed.
+            let run = try await active.waitForRun(runId, timeout: 20)
+            #expect(run["status"] == "cancelled", "given up once the lease stayed lost for its TTL, s0 let finish: \(run.serialized)")
+            #expect(harness.lines("timeline") == ["start s0", "end s0"], "\(harness.lines("timeline"))")
+            let lease = try await active.json("/ready")["checks"]?.arrayValue?.first { $0["name"] == "lease" }
+            #expect(lease?["ok"] == false, "\(lease?.serialized ?? "no lease check")")
+            #expect(try await active.get("/runs/\(runId)").status == 200, "reads still answer (the embedded store)")
+        }
+    }
 }

@@ -39,8 +39,8 @@ public final class Runner: Sendable {
 
     /// Cancels running phases (their process groups are killed by the executors) and
     /// skips what has not started. Safe from any thread, at any time.
-    public func cancel(reason: String = "run cancelled") {
-        engine.monitor.withLock { engine.cancel(reason: reason) }
+    public func cancel(reason: String = "run cancelled", killingRunning: Bool = true) {
+        engine.monitor.withLock { engine.cancel(reason: reason, killingRunning: killingRunning) }
     }
 
     /// The run as it stands now.

@@ -129,6 +129,14 @@ extension PlanterService {
 
     /// POST /runs/:id/cancel. `id` is the active run's id (cancels it), or the plan id of a
     /// queued plan (a queued plan has no run yet: it is taken off the queue).
+    /// The lease is lost for good: nothing more of the run starts here (the next holder resumes
+    /// it); attempts running now finish and are recorded.
+    public func abandonActiveRun(reason: String) -> String? {
+        guard let active else { return nil }
+        active.runner.cancel(reason: reason, killingRunning: false)
+        return active.runId
+    }
+
     public func cancel(runOrQueuedPlan id: String) throws(ServiceError) -> JSON {
         if let active, active.runId == id {
             active.runner.cancel(reason: "cancelled through the API")

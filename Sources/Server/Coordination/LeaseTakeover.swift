@@ -52,10 +52,11 @@ final class LeaseTakeover: Sendable {
         Task { [logger, namespace] in
             guard let lease = await service.configuration.lease as? RedisLease else { return }
             try? await Task.sleep(for: lease.ttl)
-            guard !lease.mayStartPhases, let runId = await service.activeRunId else { return }
-            logger.warning("the namespace's lease stayed lost for its TTL: cancelling this Planter's copy of the run",
+            guard !lease.mayStartPhases,
+                let runId = await service.abandonActiveRun(reason: "this Planter lost the namespace's lease; its next holder resumes the run")
+            else { return }
+            logger.warning("the namespace's lease stayed lost for its TTL: this Planter starts nothing more of the run (running attempts finish)",
                            metadata: ["namespace": "\(namespace)", "runId": "\(runId)"])
-            _ = try? await service.cancel(runOrQueuedPlan: runId)
         }
     }
 
