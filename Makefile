@@ -9,10 +9,10 @@ PORT         ?= 3030
 # Development state lives in the checkout; production uses PLANTER_ROOT=/etc/planter.
 ROOT         ?= $(CURDIR)/.planter
 # C libraries (SQLite for the history store; hiredis, nats.c, libffi for the Redis/NATS/native executors), compilers for
-# the ABI header test, and the tools the test suite drives (python3 for the python plugin
+# the ABI header test, and the tools the test suite drives (nats-server for the NATS tests, python3 for the python plugin
 # and subprocess executors, runc and busybox-static for real containers), python3-venv for
-# the schemathesis API checks.
-DEB_PACKAGES := libsqlite3-dev libhiredis-dev redis-server libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv
+# the schemathesis API checks, python3-yaml to read back the CLI's -o yaml.
+DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml redis-server
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
 .PHONY: all build release run run-plan test bench deps bench-deps install rootfs clean

@@ -18,8 +18,12 @@ import PackageDescription
 //   Sources/Store            PlanterStore: the embedded history (plans, runs, attempts, events) in SQLite
 //   Sources/CHiredis         hiredis 0.14 (Debian's libhiredis-dev), for PlanterRedis
 //   Sources/Redis            PlanterRedis: a Redis client on its own thread, and the history in Redis (REDIS_URL)
+//   Sources/CNATS            nats.c (Debian's libnats-dev), for the NATS client
+//   Sources/Messaging        PlanterMessaging: the NATS client (connections, headers, request/reply, JetStream)
+//   Sources/Workers          PlanterWorkers: worker pools over JetStream (`planter worker`, the remote executor)
 //   Sources/Host             the engine: manifest → validation → graph → runner → service → store
-//   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService
+//   Sources/Server           the HTTP API (Hummingbird) over the Host's PlanterService, and the protocol's
+//                            NATS session interface (Sessions/)
 //   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/planter          the command-line tool
@@ -89,6 +93,7 @@ let package = Package(
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
+        .systemLibrary(name: "CNATS", path: "Sources/CNATS"),
         .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
         .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
         .target(name: "PlanterDocument", dependencies: ["PlanterCore", "PlanterJSON", .product(name: "Yams", package: "Yams")],
@@ -99,6 +104,9 @@ let package = Package(
                 path: "Sources/Deployment"),
         .target(name: "PlanterStore", dependencies: ["CSQLite", "PlanterCore", "PlanterJSON"], path: "Sources/Store"),
         .target(name: "PlanterRedis", dependencies: ["CHiredis", "PlanterCore", "PlanterJSON", "PlanterStore"], path: "Sources/Redis"),
+        .target(name: "PlanterMessaging", dependencies: ["CNATS", "PlanterCore"], path: "Sources/Messaging"),
+        .target(name: "PlanterWorkers", dependencies: ["PlanterMessaging", "ExecutorRuntime", "PlanterDeployment", "PlanterCore", "PlanterJSON"],
+                path: "Sources/Workers"),
         .target(
             name: "PlanterHost",
             dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime", "PlanterDeployment", "ProcessSupport",
@@ -108,7 +116,8 @@ let package = Package(
         .target(
             name: "PlanterServer",
             dependencies: [
-                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterRedis",
+                "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterMessaging",
+                "PlanterWorkers", "PlanterRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -125,7 +134,10 @@ let package = Package(
             name: "planter",
             dependencies: [
                 "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime", "PlanterCore",
+                "PlanterWorkers", "PlanterMessaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The client commands (apply, logs, …); already linked for the server.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/planter"
         ),
@@ -141,8 +153,9 @@ let package = Package(
         tests("PlanterCLITests", ["PlanterJSON"]),
         tests("PlanterStoreTests", ["PlanterStore", "PlanterJSON"]),
         tests("PlanterRedisTests", ["PlanterRedis", "PlanterStore", "PlanterJSON", "PlanterTestSupport"]),
+        tests("PlanterMessagingTests", ["PlanterMessaging", "PlanterTestSupport"]),
         tests("PlanterServerTests", [
-            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterTestSupport",
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterMessaging", "PlanterTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.

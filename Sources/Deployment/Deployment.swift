@@ -63,6 +63,8 @@ public struct ExecutorDefinition: Sendable {
     public var env: [String: String] = [:]
     /// How long the executor's process may take to answer the handshake and configure.
     public var startTimeout: PlanDuration?
+    /// Served over NATS instead of a plugin or command (ExternalExecutors.swift).
+    public var external: External?
 
     /// Where an executor runs.
     public enum Isolation: String, Sendable, Equatable {

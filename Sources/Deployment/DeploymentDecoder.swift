@@ -178,8 +178,9 @@ extension Deployment {
                 definition.plugin = FieldReader.string(value, valuePath, &problems, what: "plugin") ?? ""
             }
             decodeSubprocessFields(&reader, into: &definition, problems: &problems)
-            if definition.plugin.isEmpty && definition.command == nil {
-                problems.error(JSONPointer.append(itemPath, "plugin"), "missing plugin (or command, for a subprocess executor)")
+            decodeExternalFields(&reader, into: &definition, problems: &problems)
+            if definition.plugin.isEmpty && definition.command == nil && definition.external == nil {
+                problems.error(JSONPointer.append(itemPath, "plugin"), "missing plugin (or command, for a subprocess executor; session or remote, for one served over NATS)")
             }
             if let (value, valuePath) = reader.take("match") {
                 definition.match = FieldReader.labels(value, valuePath, &problems, what: "match")
@@ -194,7 +195,7 @@ extension Deployment {
             if let (value, valuePath) = reader.take("secrets") {
                 definition.secrets = FieldReader.strings(value, valuePath, &problems, what: "secret name")
             }
-            reader.finish(&problems, known: "name, plugin, command, isolation, env, startTimeout, match, config, secrets",
+            reader.finish(&problems, known: "name, plugin, command, isolation, env, startTimeout, session, remote, match, config, secrets",
                           severity: .error)
             result.append(definition)
         }

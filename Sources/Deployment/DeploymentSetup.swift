@@ -21,7 +21,8 @@ public struct DeploymentSetup: Sendable {
     /// Fails (with pointers into the config) only when the config itself is invalid;
     /// plugins that fail to load are reported in `catalog.failures` and the rest still work.
     public static func prepare(configPath: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
-                               log: PluginExecutor.LogSink? = nil) -> Result<DeploymentSetup, ValidationFailure> {
+                               log: PluginExecutor.LogSink? = nil,
+                               externals: ExternalExecutorFactory? = nil) -> Result<DeploymentSetup, ValidationFailure> {
         var deployment: Deployment?
         if let path = configPath ?? environment["PLANTER_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
             switch Deployment.load(path: path) {
@@ -32,7 +33,7 @@ public struct DeploymentSetup: Sendable {
         let searchPath = (deployment?.pluginPath ?? []) + PluginCatalog.searchPath(environment: environment)
         let catalog = PluginCatalog.discover(in: searchPath)
         let chosen = deployment ?? Deployment.builtIn(plugins: catalog)
-        let registry = ExecutorRegistry(deployment: chosen, catalog: catalog, environment: environment, log: log)
+        let registry = ExecutorRegistry(deployment: chosen, catalog: catalog, environment: environment, log: log, externals: externals)
         if deployment != nil, registry.problems.hasErrors {
             let problems = registry.problems.all.map { Problem($0.severity, $0.path, "\(chosen.source): \($0.message)") }
             return .failure(ValidationFailure(problems))

@@ -33,7 +33,7 @@ public final class ExecutorRegistry: Sendable {
     /// (`noop` always is); embedders add their own Swift executors here.
     public init(deployment: Deployment, catalog: PluginCatalog, builtIns: [String: any Executor] = [:],
                 environment: [String: String] = ProcessInfo.processInfo.environment,
-                log: PluginExecutor.LogSink? = nil) {
+                log: PluginExecutor.LogSink? = nil, externals: ExternalExecutorFactory? = nil) {
         var builtIns = builtIns
         if builtIns[NoopExecutor.name] == nil { builtIns[NoopExecutor.name] = NoopExecutor() }
         self.deployment = deployment
@@ -56,6 +56,18 @@ public final class ExecutorRegistry: Sendable {
             func bind(_ executor: any Executor, plugin: String) {
                 bindings.append(ExecutorBinding(name: definition.name, plugin: plugin, match: definition.match,
                                                 executor: executor, secrets: granted))
+            }
+            if let external = definition.external {
+                // Served over NATS: made by the server that holds the connection.
+                let made = externals.map { $0(definition, external) }
+                    ?? .failure(ExternalExecutorUnavailable("it runs over NATS (\(external.pluginName)): set NATS_URL and use planter serve"))
+                switch made {
+                case .success(let executor): bind(executor, plugin: external.pluginName)
+                case .failure(let error):
+                    unavailable[definition.name] = error.description
+                    problems.warning(definition.path, error.description)
+                }
+                continue
             }
             if definition.runsInSubprocess {
                 // A `command`, or a plugin with `isolation: process`: started on first use.

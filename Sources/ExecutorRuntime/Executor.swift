@@ -99,6 +99,8 @@ public struct ExecuteResult: Sendable, Equatable {
     public var outputs: JSONObject
     /// Text for executors that do not stream; appended to the phase's output.
     public var output: String?
+    /// The `planter worker` that ran it (remote pools); nil: this process.
+    public var worker: String?
 
     public init(
         status: ExecuteStatus, exitCode: Int? = nil, message: String = "", outputs: JSONObject = JSONObject(),

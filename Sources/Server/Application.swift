@@ -5,6 +5,7 @@ import NIOCore
 import PlanterCore
 import PlanterDeployment
 import PlanterHost
+import PlanterMessaging
 import PlanterStore
 import ServiceLifecycle
 
@@ -18,11 +19,13 @@ public struct PlanterServer: Sendable {
         case history(String)
         /// The tokens file (`PLANTER_TOKENS_FILE`) is invalid (exit 2).
         case invalidTokens(path: String, [Problem])
+        /// The NATS connection cannot be set up (bad credentials file, options) (exit 2).
+        case nats(String)
 
         public var description: String {
             switch self {
             case .invalidConfig(let problems): return "the deployment config is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
-            case .history(let message): return message
+            case .history(let message), .nats(let message): return message
             case .invalidTokens(let path, let problems):
                 return "the tokens file \(path) (PLANTER_TOKENS_FILE) is invalid:\n" + problems.map { "  \($0)" }.joined(separator: "\n")
             }
@@ -51,8 +54,11 @@ public struct PlanterServer: Sendable {
             logger.info("tokens", metadata: ["path": "\(path)", "tokens": "\(grants.count)"])
         }
         let tokens = grants.isEmpty ? nil : AccessTokens(grants: grants)
+        // NATS first: executors served over it (session runtimes, worker pools) are made with the connection.
+        var sessions: SessionBridge?
+        if let nats = settings.nats { sessions = try await SessionBridge.connect(nats, prefix: settings.natsPrefix, logger: logger) }
         let setup: DeploymentSetup
-        switch DeploymentSetup.prepare(configPath: settings.configPath) {
+        switch DeploymentSetup.prepare(configPath: settings.configPath, externals: sessions.map(\.externalExecutors)) {
         case .success(let prepared): setup = prepared
         case .failure(let failure): throw StartupError.invalidConfig(failure.problems)
         }
@@ -73,8 +79,9 @@ public struct PlanterServer: Sendable {
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
                                                                       capacity: CapacityPool(slots: configuration.parallel),
-                                                                      redis: settings.redisURL, leaseTTL: settings.leaseTTL,
-                                                                      keepsHistory: settings.keepsHistory))
+                                                                      sessions: sessions, redis: settings.redisURL,
+                                                                      leaseTTL: settings.leaseTTL, keepsHistory: settings.keepsHistory))
+        sessions?.attach(namespaces)
         let service = namespaces.defaultService
 
         var syncPending = false
@@ -86,7 +93,7 @@ public struct PlanterServer: Sendable {
         self.namespaces = namespaces
         self.syncPending = syncPending
         environment = ServerEnvironment(namespaces: namespaces, tokens: tokens, settings: settings, metrics: metrics, shutdown: ShutdownTrigger(logger: logger),
-                                        openAPI: OpenAPIDocument.load(), logger: logger)
+                                        openAPI: OpenAPIDocument.load(), sessions: sessions, logger: logger)
     }
 
     /// Every route, under the prefix.
@@ -129,8 +136,11 @@ public struct PlanterServer: Sendable {
 
     /// Serves until SIGTERM, SIGINT or POST /STOP; then saves the state and returns.
     public func run() async throws {
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: application()),
+        // Graceful shutdown goes in reverse order: the namespaces' runs end (and are mirrored)
+        // before the NATS connection closes, and the HTTP server answers until the end.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application())]
+        if let sessions = environment.sessions { services.append(.init(service: sessions)) }
+        services += [
             .init(service: ServiceShutdown(namespaces: namespaces, logger: logger)),
             .init(service: ReloadOnHangup(namespaces: namespaces, logger: logger)),
         ]

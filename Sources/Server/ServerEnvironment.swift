@@ -12,12 +12,15 @@ final class ServerEnvironment: Sendable {
     let metrics: ServerMetrics
     let shutdown: ShutdownTrigger
     let openAPI: OpenAPIDocument
+    /// The NATS session interface (nil: no NATS_URL).
+    let sessions: SessionBridge?
     let logger: Logger
     let startedAt = ContinuousClock.now
     let requestIDs = RequestIDs()
 
     init(namespaces: Namespaces, tokens: AccessTokens?, settings: ServerSettings, metrics: ServerMetrics, shutdown: ShutdownTrigger,
-         openAPI: OpenAPIDocument, logger: Logger) {
+         openAPI: OpenAPIDocument, sessions: SessionBridge? = nil, logger: Logger) {
+        self.sessions = sessions
         self.namespaces = namespaces
         self.tokens = tokens
         self.settings = settings

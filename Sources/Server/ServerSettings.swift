@@ -1,6 +1,7 @@
 import Foundation
 import PlanterCore
 import PlanterHost
+import PlanterMessaging
 import PlanterRedis
 
 /// Everything `planter serve` is told by flags and the environment.
@@ -33,6 +34,11 @@ public struct ServerSettings: Sendable {
     public var leaseTTL: Duration?
     /// `PLANTER_HISTORY=off`: no history store (runs and events in memory only, as before there was one).
     public var keepsHistory = true
+    /// `NATS_URL` (comma-separated `nats://[user:pass@]host:port`) and `NATS_CREDS` (a credentials
+    /// file): the session interface over NATS. Nil: no NATS.
+    public var nats: NATSSettings?
+    /// `PLANTER_NATS_PREFIX`: put before every session subject (empty: the protocol's subjects as written).
+    public var natsPrefix = ""
 
     public init() {}
 
@@ -93,6 +99,16 @@ public struct ServerSettings: Sendable {
             }
             guard settings.redisURL != nil else { throw SettingsError("PLANTER_LEASE_TTL needs REDIS_URL: the lease lives in Redis") }
             settings.leaseTTL = duration.duration
+        }
+        if let url = value("NATS_URL") {
+            switch NATSSettings.parseServers(url) {
+            case .success(let servers): settings.nats = NATSSettings(servers: servers, credentialsFile: value("NATS_CREDS"), name: "planter serve")
+            case .failure(let error): throw SettingsError("NATS_URL: \(error.text)")
+            }
+        }
+        if let prefix = value("PLANTER_NATS_PREFIX") {
+            if let problem = SessionSubjects.prefixProblem(prefix) { throw SettingsError(problem) }
+            settings.natsPrefix = prefix
         }
         return settings
     }

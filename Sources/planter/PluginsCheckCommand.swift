@@ -37,8 +37,11 @@ struct PluginsCheckCommand: ParsableCommand {
     @Option(name: .long, help: "Run only these checks (comma-separated).")
     var only: String?
 
-    @Flag(name: .long, help: "Print the report as JSON.")
+    @Flag(name: .long, help: "Print the report as JSON (the same as -o json).")
     var json = false
+
+    // The same group as `planter plugins`' own: the parent parses `-o` wherever it is, and both see it.
+    @OptionGroup var format: OutputOption
 
     enum Isolation: String, ExpressibleByArgument, CaseIterable {
         case inProcess
@@ -66,7 +69,8 @@ struct PluginsCheckCommand: ParsableCommand {
             }
         }
         let report = ExecutorContract.run(contractTarget, profile: contractProfile, only: selected)
-        StandardOutput.write(json ? report.json.prettySerialized + "\n" : report.table)
+        let format = json ? .json : format.output
+        if format == .text { StandardOutput.write(report.table) } else { StructuredOutput.write(report.json, format) }
         if !report.passed { throw ExitStatus.failed }
     }
 

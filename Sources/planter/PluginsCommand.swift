@@ -13,15 +13,15 @@ struct PluginsCommand: ParsableCommand {
 
     @OptionGroup var deployment: DeploymentOptions
 
-    @Option(name: .long, help: "text or json")
-    var output: OutputFormat = .text
+    @OptionGroup var format: OutputOption
+    var output: OutputFormat { format.output }
 
     func run() throws {
         let setup = try deployment.prepare(format: output)
         let catalog = setup.catalog
         let registry = setup.registry
         switch output {
-        case .json:
+        case .json, .yaml:
             var object = JSONObject()
             object.appendUnchecked("hostABIVersion", .int(Int64(planterABIVersion)))
             object.appendUnchecked("plugins", .array(catalog.plugins.map { plugin in
@@ -39,7 +39,7 @@ struct PluginsCommand: ParsableCommand {
                 ["name": .string(name), "available": false, "reason": .string(reason)]
             }
             object.appendUnchecked("executors", .array(executors))
-            StandardOutput.write(JSON.object(object).prettySerialized + "\n")
+            StructuredOutput.write(.object(object), output)
         case .text:
             var lines = ["Plugins (host ABI version \(planterABIVersion)):"]
             if catalog.plugins.isEmpty { lines.append("  none found") }

@@ -23,7 +23,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: "Phases running at once (default: the deployment's, else the number of cores).")
     var parallel: Int?
 
-    @Option(name: .long, help: "text: live progress and a summary; json: the run result as JSON.")
+    @Option(name: [.customShort("o"), .long], help: "text: live progress and a summary; json or yaml: the run result.")
     var output: OutputFormat = .text
 
     @Option(name: .long, help: "Write every event as a JSON line to this file.")
@@ -31,6 +31,10 @@ struct RunCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Text output: no live progress or phase output, only the summary.")
     var quiet = false
+
+    @Option(name: .long, help: ArgumentHelp("Text output: lines (one per phase event), bar (one line redrawn), none, or auto "
+        + "(default, also $PLANTER_PROGRESS): the bar on a terminal when the plan is longer than its height."))
+    var progress: ProgressMode?
 
     func run() throws {
         if let parallel, parallel < 1 {
@@ -59,7 +63,9 @@ struct RunCommand: ParsableCommand {
         options.outputTailBytes = setup.deployment.outputTailBytes
         options.masker = setup.registry.masker
         var sinks: [any EventSink] = []
-        if output == .text && !quiet { sinks.append(ProgressPrinter(color: Terminal.isTerminal(1))) }
+        let mode = ProgressMode.resolve(progress, quiet: quiet, environment: ProcessInfo.processInfo.environment)
+        let live = output == .text ? mode.sink(phases: plan.phases.count) : nil
+        if let live { sinks.append(live) }
         var eventsFile: EventLogFile?
         if let events {
             guard let file = EventLogFile(path: events) else {
@@ -75,6 +81,7 @@ struct RunCommand: ParsableCommand {
         let result = runner.runBlocking()
         interrupts.stop()
         eventsFile?.close()
+        (live as? ProgressBar)?.finish()
 
         switch output {
         case .json:
@@ -82,6 +89,8 @@ struct RunCommand: ParsableCommand {
             writer.write(result.json)
             writer.bytes.append(0x0A)
             StandardOutput.write(writer.string)
+        case .yaml:
+            StructuredOutput.write(result.json, .yaml)
         case .text:
             SummaryTable(result: result, color: Terminal.isTerminal(1)).print()
         }

@@ -13,7 +13,7 @@ struct ValidateCommand: ParsableCommand {
 
     @OptionGroup var deployment: DeploymentOptions
 
-    @Option(name: .long, help: "text or json")
+    @Option(name: [.customShort("o"), .long], help: "text, json or yaml")
     var output: OutputFormat = .text
 
     func run() throws {
@@ -24,8 +24,8 @@ struct ValidateCommand: ParsableCommand {
             throw ExitStatus.invalid
         case .success(let valid):
             switch output {
-            case .json:
-                StandardOutput.write(ProblemReport.json(valid.warnings, valid: true).prettySerialized + "\n")
+            case .json, .yaml:
+                StructuredOutput.write(ProblemReport.json(valid.warnings, valid: true), output)
             case .text:
                 ProblemReport.printWarnings(valid.warnings)
                 StandardOutput.write("\(plan): valid, \(valid.phases.count) phase\(valid.phases.count == 1 ? "" : "s")"

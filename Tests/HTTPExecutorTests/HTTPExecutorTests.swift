@@ -317,5 +317,5 @@ enum HTTPFixture {
     }
 
     /// A loopback port nothing listens on: bound, then released (SO_REUSEADDR off, no listen).
-    static func unusedPort() throws -> Int { try unusedLoopbackPort() }
+    static func unusedPort() throws -> Int { try TestDaemon.freePort() }
 }

@@ -1,3 +1,4 @@
+import PlanterCore
 import PlanterDeployment
 import PlanterJSON
 import Testing
@@ -134,5 +135,20 @@ import Testing
         #expect(text.contains { $0.hasPrefix("/executors/0/secrets/0: unknown secret \"NOPE\"") })
         #expect(text.contains { $0.hasPrefix("/retry/factor: factor (each delay over the last) must be a number from 1 to 100") })
         #expect(text.contains { $0.hasPrefix("/bogus: unknown field") })
+    }
+
+    @Test func executorsServedOverNATSAreCheckedWithPointers() throws {
+        let good = try JSONParser.parse(#"{"executors":[{"name":"rt","session":{"runtime":true,"ackTimeout":"5s"}},{"name":"gpu","remote":{"pool":"gpu-1","scheduleTimeout":"2m"}}]}"#)
+        let (deployment, clean) = Deployment.decode(good, source: "test")
+        #expect(!clean.hasErrors, "\(clean.all)")
+        #expect(deployment.executors.map(\.external) == [.sessionRuntime(ackTimeout: PlanDuration(milliseconds: 5000)),
+                                                         .remotePool("gpu-1", scheduleTimeout: PlanDuration(milliseconds: 120_000), lease: nil)])
+        let bad = try JSONParser.parse(#"{"executors":[{"name":"a","session":{"runtime":"yes"}},{"name":"b","remote":{"pool":"has.dot"}},{"name":"c","plugin":"shell","remote":{"pool":"p","bogus":1}},{"name":"d","session":{"runtime":true,"ackTimeout":"0s"}}]}"#)
+        let text = Deployment.decode(bad, source: "test").1.all.map(\.description)
+        #expect(text.contains("/executors/0/session/runtime: runtime is true or false"), "\(text)")
+        #expect(text.contains { $0.hasPrefix("/executors/1/remote/pool: a pool name has 1 to 64 letters") }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("/executors/2: an executor served over NATS (session or remote) has no plugin") }, "\(text)")
+        #expect(text.contains { $0.hasPrefix("/executors/2/remote/bogus: unknown field") }, "\(text)")
+        #expect(text.contains("/executors/3/session/ackTimeout: must be more than 0"), "\(text)")
     }
 }

@@ -89,8 +89,8 @@ import Testing
             }
             #expect(operations.count >= 17, "\(operations)")
             #expect(Set(operations.map(\.1)) == ["/plan", "/diff", "/apply", "/state", "/status", "/phases/{id}", "/phases/{id}/run", "/runs",
-                                                  "/runs/{id}", "/runs/{id}/cancel", "/logs", "/health", "/ready", "/metrics",
-                                                  "/STOP", "/RELOAD", "/openapi.yaml", "/plans", "/plans/{id}", "/namespaces",
+                                                  "/runs/{id}", "/runs/{id}/cancel", "/runs/{id}/pause", "/runs/{id}/resume", "/logs", "/health", "/ready", "/metrics",
+                                                  "/STOP", "/RELOAD", "/openapi.yaml", "/plans", "/plans/{id}", "/namespaces", "/workers",
                                                   "/namespaces/{namespace}/plan", "/namespaces/{namespace}/status"])
             for (method, template) in operations where template != "/STOP" {
                 let concrete = template.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{namespace}", with: "default")

@@ -56,6 +56,8 @@ final class RunEngine: @unchecked Sendable {
     var running = 0
     var idleWorkers = 0
     var stopping = false
+    /// Paused (pause control): no attempt starts; running ones finish, timers still fire.
+    var paused = false
     var cancelledByUser = false
     var failedPhase: Int?
     var finished = false
@@ -184,9 +186,11 @@ final class RunEngine: @unchecked Sendable {
         attempt.endedAt = now
         attempt.exitCode = result.exitCode
         attempt.message = message
+        attempt.worker = result.worker
         records[index].attempts[job.attempt - 1] = attempt
         var details: JSONObject = ["status": .string(status.rawValue), "durationMs": .int(attempt.durationMs ?? 0)]
         if let code = result.exitCode { details.appendUnchecked("exitCode", .int(Int64(code))) }
+        if let worker = result.worker { details.appendUnchecked("worker", .string(worker)) }
         emit(RunEvent(time: now, runId: options.runId, phaseId: records[index].id, attempt: job.attempt,
                       kind: .attemptFinished, level: status == .succeeded ? .info : .warning, message: message,
                       details: details))
@@ -227,11 +231,13 @@ final class RunEngine: @unchecked Sendable {
                       kind: .phaseFinished, level: status == .succeeded ? .info : .error, message: message, details: details))
     }
 
-    func skip(_ index: Int, _ message: String) {
+    /// `blocked`: skipped because the run failed or was cancelled before it could run (not
+    /// because it was left out: unchanged, not part of a rerun).
+    func skip(_ index: Int, _ message: String, blocked: Bool = false) {
         records[index].status = .skipped
         records[index].message = message
         emit(RunEvent(runId: options.runId, phaseId: records[index].id, kind: .phaseSkipped, message: message,
-                      details: ["status": "skipped"]))
+                      details: blocked ? ["status": "skipped", "blocked": true] : ["status": "skipped"]))
     }
 
     /// The phase failed for good: its onFailure handler decides what happens to the run.
@@ -330,6 +336,17 @@ final class RunEngine: @unchecked Sendable {
         checkDone()
     }
 
+    /// Pause: no new attempt starts until resume; running attempts go on. Returns false when
+    /// there is nothing to change (already so, or the run is over).
+    func setPaused(_ pause: Bool, reason: String) -> Bool {
+        guard !finished, !stopping, paused != pause else { return false }
+        paused = pause
+        emit(RunEvent(runId: options.runId, kind: .log, message: pause ? "run paused: \(reason)" : "run resumed: \(reason)",
+                      details: ["control": .string(pause ? "pause" : "resume")]))
+        if !pause { wakeWorkers(ready.count) }
+        return true
+    }
+
     /// Cancels the whole run (user request, shutdown); with `killingRunning` false, running
     /// attempts finish and are recorded (a Planter that lost its lease).
     func cancel(reason: String, killingRunning: Bool = true) {
@@ -358,11 +375,11 @@ final class RunEngine: @unchecked Sendable {
                 let blocked = plan.graph.dependencies[index].first { included[$0] && records[$0].status != .succeeded
                     && !(records[$0].status.isFinal && plan.phases[$0].spec.onFailure?.action == .continue) }
                 if let blocked, records[blocked].status.isFinal {
-                    skip(index, "waits for \(records[blocked].id), which \(records[blocked].status.rawValue)")
+                    skip(index, "waits for \(records[blocked].id), which \(records[blocked].status.rawValue)", blocked: true)
                 } else if cancelledByUser {
-                    skip(index, "run cancelled")
+                    skip(index, "run cancelled", blocked: true)
                 } else {
-                    skip(index, "run stopped after \(cause ?? "a phase") failed")
+                    skip(index, "run stopped after \(cause ?? "a phase") failed", blocked: true)
                 }
             }
         }

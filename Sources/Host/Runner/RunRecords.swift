@@ -39,6 +39,8 @@ public struct AttemptRecord: Sendable {
     public var endedAt: Timestamp?
     public var exitCode: Int?
     public var message: String
+    /// The `planter worker` that ran it (remote pools); nil: this Planter.
+    public var worker: String?
 
     public var durationMs: Int64? { endedAt.map { $0.milliseconds(since: startedAt) } }
 }

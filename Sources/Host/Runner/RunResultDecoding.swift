@@ -38,6 +38,6 @@ extension AttemptRecord {
             let startedAt = json["startedAt"]?.stringValue.flatMap(Timestamp.init(iso8601:)) else { return nil }
         self.init(attempt: attempt, status: json["status"]?.stringValue.flatMap(PhaseStatus.init(rawValue:)) ?? .failed,
                   startedAt: startedAt, endedAt: json["endedAt"]?.stringValue.flatMap(Timestamp.init(iso8601:)),
-                  exitCode: json["exitCode"]?.intValue, message: json["message"]?.stringValue ?? "")
+                  exitCode: json["exitCode"]?.intValue, message: json["message"]?.stringValue ?? "", worker: json["worker"]?.stringValue)
     }
 }

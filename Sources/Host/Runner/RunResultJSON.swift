@@ -50,6 +50,7 @@ extension AttemptRecord {
         if let durationMs { object.appendUnchecked("durationMs", .int(durationMs)) }
         if let exitCode { object.appendUnchecked("exitCode", .int(Int64(exitCode))) }
         if !message.isEmpty { object.appendUnchecked("message", .string(message)) }
+        if let worker { object.appendUnchecked("worker", .string(worker)) }
         return .object(object)
     }
 }

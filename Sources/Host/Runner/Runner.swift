@@ -43,6 +43,16 @@ public final class Runner: Sendable {
         engine.monitor.withLock { engine.cancel(reason: reason, killingRunning: killingRunning) }
     }
 
+    /// Pauses the run: no phase starts until `resume`; running ones finish. False when it was
+    /// already paused or is over. Safe from any thread.
+    @discardableResult
+    public func pause(reason: String = "paused") -> Bool { engine.monitor.withLock { engine.setPaused(true, reason: reason) } }
+
+    @discardableResult
+    public func resume(reason: String = "resumed") -> Bool { engine.monitor.withLock { engine.setPaused(false, reason: reason) } }
+
+    public var isPaused: Bool { engine.monitor.withLock { engine.paused } }
+
     /// The run as it stands now.
     public func snapshot() -> RunResult { engine.monitor.withLock { engine.result } }
 
@@ -58,14 +68,14 @@ public final class Runner: Sendable {
                 continue
             }
             // A shared slot first (other runs may hold them all), outside the run's lock.
-            if let capacity, !holding, !engine.stopping, !engine.ready.isEmpty {
+            if let capacity, !holding, !engine.stopping, !engine.paused, !engine.ready.isEmpty {
                 engine.monitor.unlock()
                 capacity.pool.acquire(capacity.lane)
                 engine.monitor.lock()
                 holding = true
                 continue
             }
-            if !engine.stopping, let index = engine.ready.pop() {
+            if !engine.stopping, !engine.paused, let index = engine.ready.pop() {
                 let job = engine.startAttempt(index)
                 engine.monitor.unlock()
                 let result = job.binding.executor.execute(job.request, call: job.call)

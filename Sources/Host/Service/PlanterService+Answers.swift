@@ -5,6 +5,7 @@ extension PlanterService {
     func runAnswer(_ run: ActiveRun, stored: StoredPlan, plan: Plan, diff: PlanDiff?, wait: Bool) async -> JSON {
         var extra: JSONObject = ["runId": .string(run.runId)]
         if let triggeredBy = run.triggeredBy { extra["triggeredBy"] = .string(triggeredBy) }
+        if let sessionId = run.sessionId { extra["sessionId"] = .string(sessionId) }
         if wait {
             let result = await run.task.value
             await runRecorded(run.runId)

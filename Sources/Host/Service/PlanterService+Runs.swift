@@ -20,7 +20,8 @@ extension PlanterService {
     /// Starts a run of `plan`. `diff` (against the applied plan) picks what runs unless `force`
     /// or an explicit selection says otherwise.
     func startRun(plan: Plan, stored: StoredPlan, trigger: RunEntry.Trigger, diff: PlanDiff?, force: Bool,
-                  selection explicit: [Bool]? = nil, unselectedMessage: String? = nil, triggeredBy: String? = nil) -> ActiveRun {
+                  selection explicit: [Bool]? = nil, unselectedMessage: String? = nil, triggeredBy: String? = nil,
+                  session: String? = nil) -> ActiveRun {
         var options = RunOptions(parallel: configuration.parallel)
         options.backoff = setup.deployment.backoff
         options.outputTailBytes = setup.deployment.outputTailBytes
@@ -53,8 +54,14 @@ extension PlanterService {
         // Durable before the first phase starts: after a crash, the next start knows which
         // run's processes to look for (they carry its id and our token from their exec on).
         saveLogged()
+        // Bound and announced (`.start`) before the run's first event is published.
+        let sessionId = session ?? newSessionId()
+        if let sessionId, let runStarting = configuration.runStarting {
+            runStarting(RunStart(runId: runId, planId: stored.planId, sessionId: sessionId, manifest: plan.manifest, trigger: trigger))
+        }
         let task = Task { [runner] in await runner.run() }
-        let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, triggeredBy: triggeredBy, runner: runner, task: task)
+        let run = ActiveRun(runId: runId, planId: stored.planId, trigger: trigger, triggeredBy: triggeredBy, sessionId: sessionId,
+                            runner: runner, task: task)
         active = run
         Task { await self.finish(run) }
         return run
@@ -78,7 +85,8 @@ extension PlanterService {
         if !queue.isEmpty && accepting {
             let next = queue.removeFirst()
             // The applied plan has changed since it was queued: its diff is taken now.
-            _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, diff: nil, force: next.force, triggeredBy: next.triggeredBy)
+            _ = startRun(plan: next.plan, stored: next.stored, trigger: .plan, diff: nil, force: next.force, triggeredBy: next.triggeredBy,
+                         session: next.session)
         }
     }
 
@@ -148,6 +156,36 @@ extension PlanterService {
         }
         if state.run(id) != nil { throw .conflict("run \(id) has already ended", runId: id) }
         throw .notFound("no run \(id)")
+    }
+
+    /// A session id for a run that was given none, when runs are mirrored on sessions.
+    func newSessionId() -> String? {
+        configuration.runStarting == nil ? nil : "session-" + Self.randomUUID()
+    }
+
+    /// A version 4 UUID, lowercase (the original Planter's `session-<uuid v4>`).
+    static func randomUUID() -> String {
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255) }
+        bytes[6] = bytes[6] & 0x0f | 0x40
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        let hex = bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }
+        return [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }.joined(separator: "-")
+    }
+
+    /// Pause (`pause: true`) or resume the active run `id`: no phase starts while paused,
+    /// running ones finish (POST /runs/:id/pause|resume, a session's `.control`).
+    public func setPaused(_ pause: Bool, runId id: String) throws(ServiceError) -> JSON {
+        guard let active, active.runId == id else {
+            if state.run(id) != nil { throw .conflict("run \(id) has already ended", runId: id) }
+            throw .notFound("no run \(id)")
+        }
+        let changed = pause ? active.runner.pause(reason: "through the API") : active.runner.resume(reason: "through the API")
+        return ["runId": .string(id), "paused": .bool(active.runner.isPaused), "changed": .bool(changed)]
+    }
+
+    /// The active run's session and pause state, for the session interface.
+    public var activeRunSession: (runId: String, sessionId: String?, paused: Bool)? {
+        active.map { ($0.runId, $0.sessionId, $0.runner.isPaused) }
     }
 
     /// Waits for a run to end (SSE follow, wait=true).

@@ -25,13 +25,14 @@ extension PlanterService {
         for phase in phases {
             let status = statuses[phase.id]?.status ?? .pending
             counts[status, default: 0] += 1
-            perPhase[phase.id] = .string(status.rawValue)
+            perPhase.appendUnchecked(phase.id, .string(status.rawValue))  // ids are unique: a keyed set would scan, quadratic in phases
         }
         var countObject = JSONObject()
         for status in PhaseStatus.allCases { countObject.appendUnchecked(status.rawValue, .int(Int64(counts[status] ?? 0))) }
         var object = JSONObject()
         object.appendUnchecked("activeRunId", active.map { .string($0.runId) } ?? .null)
         object.appendUnchecked("status", .string(active.map { $0.runner.snapshot().status.rawValue } ?? "idle"))
+        object.appendUnchecked("paused", .bool(active?.runner.isPaused ?? false))
         object.appendUnchecked("planId", state.current.map { .string($0.planId) } ?? .null)
         object.appendUnchecked("phases", .object(perPhase))
         object.appendUnchecked("counts", .object(countObject))

@@ -37,6 +37,8 @@ public actor PlanterService {
         let planId: String
         let trigger: RunEntry.Trigger
         let triggeredBy: String?
+        /// The session the run is mirrored on (nil: no sessions).
+        let sessionId: String?
         let runner: Runner
         let task: Task<RunResult, Never>
 
@@ -51,6 +53,7 @@ public actor PlanterService {
         let stored: StoredPlan
         let force: Bool
         let triggeredBy: String?
+        let session: String?
     }
 
     public init(setup: DeploymentSetup, configuration: ServiceConfiguration = ServiceConfiguration(), stateFile: StateFile,
@@ -192,11 +195,14 @@ public actor PlanterService {
             guard options.queue else {
                 throw .conflict("run \(active.runId) is in progress; retry when it ends, or add queue=true", runId: active.runId)
             }
-            queue.append(QueuedPlan(plan: plan, stored: stored, force: options.force, triggeredBy: options.triggeredBy))
-            return answer(stored, plan: plan, diff: diff, extra: ["queued": true, "position": .int(Int64(queue.count)),
-                                                                  "runningRunId": .string(active.runId)])
+            let session = options.session ?? newSessionId()
+            queue.append(QueuedPlan(plan: plan, stored: stored, force: options.force, triggeredBy: options.triggeredBy, session: session))
+            var extra: JSONObject = ["queued": true, "position": .int(Int64(queue.count)), "runningRunId": .string(active.runId)]
+            if let session { extra["sessionId"] = .string(session) }
+            return answer(stored, plan: plan, diff: diff, extra: extra)
         }
-        let run = startRun(plan: plan, stored: stored, trigger: .plan, diff: diff, force: options.force, triggeredBy: options.triggeredBy)
+        let run = startRun(plan: plan, stored: stored, trigger: .plan, diff: diff, force: options.force, triggeredBy: options.triggeredBy,
+                           session: options.session)
         return await runAnswer(run, stored: stored, plan: plan, diff: diff, wait: options.wait)
     }
 

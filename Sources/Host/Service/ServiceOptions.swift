@@ -36,6 +36,9 @@ public struct ServiceConfiguration: Sendable {
     public var allowedExecutors: Set<String>?
     /// Several Planters share the namespace (Redis): only the lease's holder runs its plans.
     public var lease: (any ServiceLease)?
+    /// Runs are mirrored on sessions (NATS configured): every run gets a session id, and this is
+    /// called as a run starts, before its first event, to bind and announce it. Nil: no sessions.
+    public var runStarting: (@Sendable (RunStart) -> Void)?
 
     public init() {}
 }
@@ -56,9 +59,13 @@ public struct SubmitOptions: Sendable {
     public var strict = false
     /// Who asked (the name of the caller's token), recorded in the run.
     public var triggeredBy: String?
+    /// The session the run is bound to (`?session=`, a NATS `.start`); with sessions on and
+    /// none given, the run gets `session-<uuid>`.
+    public var session: String?
 
     public init(dryRun: Bool = false, wait: Bool = false, stage: Bool = false, force: Bool = false, queue: Bool = false,
-                strict: Bool = false, triggeredBy: String? = nil) {
+                strict: Bool = false, triggeredBy: String? = nil, session: String? = nil) {
+        self.session = session
         self.strict = strict
         self.triggeredBy = triggeredBy
         self.dryRun = dryRun
@@ -67,4 +74,14 @@ public struct SubmitOptions: Sendable {
         self.force = force
         self.queue = queue
     }
+}
+
+/// A run that is starting, as the session interface announces it.
+public struct RunStart: Sendable {
+    public let runId: String
+    public let planId: String
+    public let sessionId: String
+    /// The plan the run executes, canonical (what `.start` carries).
+    public let manifest: Manifest
+    public let trigger: RunEntry.Trigger
 }

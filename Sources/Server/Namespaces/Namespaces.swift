@@ -21,6 +21,8 @@ actor Namespaces {
         let logger: Logger
         /// The server's `parallel` phases at once, shared round-robin by the namespaces' runs.
         let capacity: CapacityPool
+        /// The NATS session interface: every run is mirrored on a session (nil: no NATS).
+        let sessions: SessionBridge?
         /// REDIS_URL: each namespace's history is also (and first of all) in Redis.
         var redis: RedisURL? = nil
         /// This process's name in Redis (its writes' dedup key), unique per start.
@@ -47,6 +49,11 @@ actor Namespaces {
             if let limit = setup.deployment.namespaceParallel[name] { configuration.parallel = min(configuration.parallel, limit) }
             configuration.capacity = (capacity, name)
             configuration.allowedExecutors = allowedExecutors(name)
+            var sinks: [any EventSink] = [RunObserver(metrics: metrics, logger: logger, namespace: name)]
+            if let sessions {
+                configuration.runStarting = sessions.runStarting(namespace: name)
+                sinks.append(sessions.mirror(namespace: name))
+            }
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
             var history: History?
@@ -67,7 +74,7 @@ actor Namespaces {
                 }
             }
             let service = PlanterService(setup: setup, configuration: configuration, stateFile: stateFile, eventLog: eventLog,
-                                         history: history, sinks: [RunObserver(metrics: metrics, logger: logger, namespace: name)])
+                                         history: history, sinks: sinks)
             for warning in await service.start() { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
             takeover?.attach(service)
             if let pruned = await service.pruneHistory() { logger.info("\(pruned)", metadata: ["namespace": "\(name)"]) }

@@ -3,7 +3,7 @@ import PlanterHost
 import PlanterJSON
 
 /// GET /state, GET /phases/:id, POST /phases/:id/run, GET /runs, GET /runs/:id,
-/// POST /runs/:id/cancel, GET /plans, GET /plans/:id.
+/// POST /runs/:id/cancel|pause|resume, GET /plans, GET /plans/:id.
 enum InspectionRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
         table.add(.get, "/state") { _, context in
@@ -45,6 +45,13 @@ enum InspectionRoutes {
 
         table.add(.post, "/runs/:id/cancel") { _, context in
             Reply.json(try await environment.service(context).cancel(runOrQueuedPlan: context.parameter), status: .accepted)
+        }
+
+        // The same as a session's `.control` pause/resume: no phase starts while paused.
+        for (path, pause) in [("/runs/:id/pause", true), ("/runs/:id/resume", false)] {
+            table.add(.post, path) { _, context in
+                Reply.json(try await environment.service(context).setPaused(pause, runId: context.parameter))
+            }
         }
     }
 }

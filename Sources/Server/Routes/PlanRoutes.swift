@@ -12,9 +12,14 @@ enum PlanRoutes {
 
         table.add(.post, "/plan") { request, context in
             let query = Query(request)
-            let options = SubmitOptions(dryRun: try query.bool("dryRun"), wait: try query.bool("wait"), stage: try query.bool("stage"),
+            var options = SubmitOptions(dryRun: try query.bool("dryRun"), wait: try query.bool("wait"), stage: try query.bool("stage"),
                                         force: try query.bool("force"), queue: try query.bool("queue"), strict: try query.bool("strict"),
                                         triggeredBy: context.caller)
+            // The session the run is mirrored on (NATS); without NATS there are no sessions to name.
+            if let session = query.string("session") {
+                if let problem = SessionSubjects.sessionProblem(Substring(session)) { throw APIError.badParameter("session", problem) }
+                if environment.sessions != nil { options.session = session }
+            }
             let document = try await ManifestBody.read(request, limit: limit)
             // A plan creates its namespace, once it is known to be valid (a refused plan creates nothing); a dry run does not.
             let service: PlanterService

@@ -70,6 +70,16 @@ enum SystemRoutes {
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: ResponseBody(byteBuffer: bytes))
         }
 
+        // The `planter worker`s heard from in the last 10 s (their presence every 2 s), for every pool.
+        table.add(.get, "/workers", scope: .server) { _, _ in
+            let workers = environment.sessions?.workers ?? []
+            return Reply.json(["workers": .array(workers.map { worker in
+                ["id": .string(worker.id), "pool": .string(worker.pool), "executors": .array(worker.executors.map(JSON.string)),
+                 "capacity": .int(Int64(worker.capacity)), "inFlight": .int(Int64(worker.inFlight)),
+                 "protocol": .int(Int64(worker.version)), "lastHeartbeat": .string(worker.lastSeen.iso8601)]
+            }), "nats": .bool(environment.sessions != nil)])
+        }
+
         // The namespaces the caller's token may use, each with its applied plan and run in progress.
         let namespaces = environment.namespaces
         table.add(.get, "/namespaces", scope: .server) { _, context in
@@ -125,6 +135,11 @@ enum SystemRoutes {
             // Not fatal: a standby serves reads and is ready to take over.
             check("lease", lease.mayStartPhases, lease.mayStartPhases ? "this Planter holds the namespace's lease and runs its plans"
                   : "standby: another Planter holds the namespace's lease (or it is not renewed): no phase starts here", fatal: false)
+        }
+        if let sessions = environment.sessions {
+            // Plans over HTTP still run while NATS is away; only the sessions wait for it.
+            let (ok, message) = sessions.readiness
+            check("nats", ok, message, fatal: false)
         }
         let catalog = await service.setup.catalog
         let loaded = catalog.plugins.map { JSON.string($0.name) }

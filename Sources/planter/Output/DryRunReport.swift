@@ -10,14 +10,14 @@ struct DryRunReport {
     func print(format: OutputFormat) {
         let waves = plan.graph.waves()
         switch format {
-        case .json:
+        case .json, .yaml:
             var object = JSONObject()
             object.appendUnchecked("valid", true)
             object.appendUnchecked("dryRun", true)
             object.appendUnchecked("phases", .int(Int64(plan.phases.count)))
             object.appendUnchecked("waves", .array(waves.map { wave in .array(wave.map(entry)) }))
             object.appendUnchecked("warnings", .array(plan.warnings.map { ["path": .string($0.path), "message": .string($0.message)] }))
-            StandardOutput.write(JSON.object(object).prettySerialized + "\n")
+            StructuredOutput.write(.object(object), format)
         case .text:
             var lines = ["dry run: \(plan.phases.count) phases in \(waves.count) wave\(waves.count == 1 ? "" : "s"); nothing runs"]
             for (number, wave) in waves.enumerated() {

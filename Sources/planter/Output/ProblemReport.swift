@@ -6,8 +6,8 @@ import PlanterJSON
 enum ProblemReport {
     static func print(_ problems: [Problem], format: OutputFormat, subject: String) {
         switch format {
-        case .json:
-            StandardOutput.write(json(problems, valid: false).prettySerialized + "\n")
+        case .json, .yaml:
+            StructuredOutput.write(json(problems, valid: false), format)
         case .text:
             let errors = problems.filter { $0.severity == .error }.count
             StandardError.write("\(subject) is invalid (\(errors) error\(errors == 1 ? "" : "s")):\n")

@@ -6,9 +6,14 @@ import Synchronization
 /// skipped (with its elapsed time), and the phases' output as it streams, indented.
 final class ProgressPrinter: EventSink {
     private let color: Bool
+    /// `log` events from this level up get a line (`planter logs --follow --level debug` lowers it).
+    private let logThreshold: LogLevel
     private let started = Mutex<[String: Timestamp]>([:])
 
-    init(color: Bool) { self.color = color }
+    init(color: Bool, logThreshold: LogLevel = .warning) {
+        self.color = color
+        self.logThreshold = logThreshold
+    }
 
     func receive(_ event: RunEvent) {
         let id = event.phaseId ?? ""
@@ -37,7 +42,7 @@ final class ProgressPrinter: EventSink {
             StandardOutput.write("    \(id): \(event.message)\n")
         case .notify:
             StandardOutput.write("    \(id): notify \(event.details["targets"]?.serialized ?? "")\n")
-        case .log where event.level >= .warning:
+        case .log where event.level >= logThreshold:
             StandardOutput.write("    \(id): [\(event.level.name)] \(event.message)\n")
         default:
             break

@@ -1,0 +1,163 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterJSON
+import PlanterMessaging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Planter's side of the worker pools: the streams and each pool's consumer (made on first
+/// use, so a NATS server that is down at start-up only delays the first remote phase), the
+/// attempts in flight and what their workers report, the results stream (acknowledged once
+/// the waiting attempt has the result), and the workers seen lately.
+public final class RemoteDispatcher: Sendable {
+    public enum Arrival: Sendable {
+        case started(worker: String)
+        case output(OutputChannel, String)
+        case heartbeat
+        case result(ExecuteResult)
+    }
+
+    /// A worker as its presence messages describe it.
+    public struct Presence: Sendable {
+        public var id: String
+        public var pool: String
+        public var executors: [String]
+        public var capacity: Int
+        public var inFlight: Int
+        public var version: Int
+        public var lastSeen: Timestamp
+        var seenMonotonic: Int64
+    }
+
+    let connection: NATSConnection
+    private let jetStream: JetStream
+    private let followers = Mutex<[String: Mailbox<Arrival>]>([:])
+    private let presence = Mutex<[String: Presence]>([:])
+    private let pools = Mutex<Set<String>>([])
+    private let started = Mutex(false)
+    private let stopping = Atomic<Bool>(false)
+    private let log: @Sendable (String) -> Void
+
+    public init(connection: NATSConnection, log: @escaping @Sendable (String) -> Void) throws(NATSError) {
+        self.connection = connection
+        jetStream = try JetStream(connection)
+        self.log = log
+        _ = try connection.subscribe(WorkProtocol.eventSubjects, headers: []) { [self] message in
+            guard let json = try? JSONParser.parse(message.data), let id = json["dispatchId"]?.stringValue,
+                let follower = self.followers.withLock({ $0[id] })
+            else { return }
+            switch json["type"]?.stringValue {
+            case "started": follower.deliver(.started(worker: json["worker"]?.stringValue ?? "?"))
+            case "heartbeat": follower.deliver(.heartbeat)
+            case "output":
+                follower.deliver(.output(json["stream"] == "stderr" ? .stderr : .stdout, json["text"]?.stringValue ?? ""))
+            default: return
+            }
+        }
+        _ = try connection.subscribe(WorkProtocol.presenceSubject, headers: []) { [self] message in
+            guard let json = try? JSONParser.parse(message.data), let id = json["id"]?.stringValue else { return }
+            let seen = Presence(id: id, pool: json["pool"]?.stringValue ?? "", executors: (json["executors"]?.arrayValue ?? []).compactMap(\.stringValue),
+                                capacity: json["capacity"]?.intValue ?? 0, inFlight: json["inFlight"]?.intValue ?? 0,
+                                version: json["protocol"]?.intValue ?? 0, lastSeen: .now(), seenMonotonic: Monitor.monotonicNow())
+            self.presence.withLock { $0[id] = seen }
+        }
+    }
+
+    /// Workers heard from in the last 10 seconds, by id.
+    public var workers: [Presence] {
+        let cutoff = Monitor.monotonicNow() - 10_000_000_000
+        return presence.withLock { all in
+            all = all.filter { $0.value.seenMonotonic >= cutoff }
+            return all.values.sorted { $0.id < $1.id }
+        }
+    }
+
+    // MARK: Streams (blocking; on the runner's thread)
+
+    /// The streams, the results consumer and the pool's consumer exist; the results are being read.
+    func prepare(pool: String, leaseMs: Int64, capacity: Int64) throws(NATSError) {
+        if !started.withLock({ $0 }) {
+            try jetStream.ensureStream(WorkProtocol.workStream, subjects: [WorkProtocol.workSubjects], retention: .workQueue)
+            try jetStream.ensureStream(WorkProtocol.resultStream, subjects: [WorkProtocol.resultSubjects], retention: .limits,
+                                       maxAgeNs: 7 * 86_400 * 1_000_000_000)
+            try jetStream.ensureConsumer(stream: WorkProtocol.resultStream, durable: WorkProtocol.resultConsumer,
+                                         filter: WorkProtocol.resultSubjects, ackWaitNs: 30_000_000_000, maxDeliver: -1, maxAckPending: 10_000)
+            let subscription = try jetStream.pullSubscription(stream: WorkProtocol.resultStream, consumer: WorkProtocol.resultConsumer,
+                                                              subject: WorkProtocol.resultSubjects)
+            let first = started.withLock { started -> Bool in
+                defer { started = true }
+                return !started
+            }
+            if first { startThread(name: "planter-results") { self.readResults(subscription) } }
+        }
+        guard !pools.withLock({ $0.contains(pool) }) else { return }
+        // MaxDeliver 1: a lost attempt is failed by Planter, which publishes the next one.
+        try jetStream.ensureConsumer(stream: WorkProtocol.workStream, durable: pool, filter: WorkProtocol.workSubject(pool),
+                                     ackWaitNs: leaseMs * 1_000_000, maxDeliver: 1, maxAckPending: capacity)
+        _ = pools.withLock { $0.insert(pool) }
+    }
+
+    /// Hands each result to the attempt that waits for it, then acknowledges it; a result
+    /// nobody waits for (an attempt already failed as lost, or of before a restart) is dropped.
+    private func readResults(_ subscription: PullSubscription) {
+        while !stopping.load(ordering: .relaxed) {
+            let messages: [JetStreamMessage]
+            do {
+                messages = try subscription.fetch(batch: 64, timeoutMs: 1000)
+            } catch {
+                sleepMs(500)
+                continue
+            }
+            for message in messages {
+                if let json = try? JSONParser.parse(message.message.data), let id = json["dispatchId"]?.stringValue {
+                    if let follower = followers.withLock({ $0[id] }) {
+                        var result = ExecuteResult.decode(json["result"] ?? .null, executor: "remote")
+                        result.worker = json["worker"]?.stringValue
+                        follower.deliver(.result(result))
+                    } else {
+                        log("dropped the result of dispatch \(id) (\(json["worker"]?.stringValue ?? "?")): its attempt had already ended")
+                    }
+                }
+                try? message.ack()
+            }
+        }
+        subscription.close()
+    }
+
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    // MARK: Dispatches
+
+    func follow(_ dispatchId: String) -> Mailbox<Arrival> {
+        let mailbox = Mailbox<Arrival>()
+        followers.withLock { $0[dispatchId] = mailbox }
+        return mailbox
+    }
+
+    func forget(_ dispatchId: String) { _ = followers.withLock { $0.removeValue(forKey: dispatchId) } }
+
+    func publish(_ dispatch: WorkProtocol.Dispatch) throws(NATSError) -> UInt64 {
+        let request = dispatch.request
+        // The same attempt published twice (a retry of the publish) is one work item.
+        return try jetStream.publish(WorkProtocol.workSubject(dispatch.pool), dispatch.encoded(),
+                                     messageId: "\(request.runId)/\(request.phaseId)/\(request.attempt)/\(dispatch.dispatchId)").sequence
+    }
+
+    /// Takes a work item out of the queue (nobody took it, or its worker was lost).
+    func withdraw(_ sequence: UInt64) {
+        guard sequence > 0 else { return }
+        try? jetStream.deleteMessage(stream: WorkProtocol.workStream, sequence: sequence)
+    }
+
+    /// Asks the worker running it to cancel; true once it confirmed.
+    func requestCancel(_ dispatchId: String, reason: String) -> Bool {
+        let body = WorkProtocol.encode(["dispatchId": .string(dispatchId), "reason": .string(reason)])
+        guard let reply = try? connection.requestBlocking(WorkProtocol.controlSubject(dispatchId), body, timeoutMs: 1000) else { return false }
+        return (try? JSONParser.parse(reply.data))?["cancelling"] == true
+    }
+}
+
+func sleepMs(_ milliseconds: Int64) { usleep(UInt32(clamping: milliseconds * 1000)) }

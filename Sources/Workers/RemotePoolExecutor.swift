@@ -1,0 +1,111 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterJSON
+import PlanterMessaging
+
+/// The executor of a `remote: {pool: NAME}` deployment entry: each attempt is one work item on
+/// the pool's queue. It waits for a worker to start it (`scheduleTimeoutMs`, separate from the
+/// phase's `x-timeout`), follows its output and heartbeats, and returns the worker's result;
+/// a worker silent for `leaseMs` is lost (the attempt fails saying so, and the phase's retry
+/// policy publishes the next attempt); a cancel is re-sent until the worker confirms it.
+public struct RemotePoolExecutor: Executor {
+    let dispatcher: RemoteDispatcher
+    let pool: String
+    let scheduleTimeoutMs: Int64
+    let leaseMs: Int64
+
+    public init(dispatcher: RemoteDispatcher, pool: String, scheduleTimeoutMs: Int64?, leaseMs: Int64?) {
+        self.dispatcher = dispatcher
+        self.pool = pool
+        self.scheduleTimeoutMs = scheduleTimeoutMs ?? 60_000
+        self.leaseMs = leaseMs ?? 30_000
+    }
+
+    public func execute(_ request: ExecuteRequest, call: CallContext) -> ExecuteResult {
+        let dispatchId = Self.newDispatchId()
+        let mailbox = dispatcher.follow(dispatchId)
+        defer { dispatcher.forget(dispatchId) }
+        let scheduleDeadline = Monitor.monotonicNow() + scheduleTimeoutMs * 1_000_000
+        let stop = { call.isCancelled }
+
+        // Published (retried while NATS is away, until the schedule timeout).
+        var sequence: UInt64 = 0
+        var lastError = ""
+        while sequence == 0 {
+            do {
+                try dispatcher.prepare(pool: pool, leaseMs: leaseMs, capacity: 10_000)
+                sequence = try dispatcher.publish(WorkProtocol.Dispatch(dispatchId: dispatchId, pool: pool, leaseMs: leaseMs, request: request))
+            } catch {
+                lastError = error.description
+                if call.isCancelled { return ExecuteResult(status: .cancelled, message: call.reason ?? "cancelled") }
+                if Monitor.monotonicNow() >= scheduleDeadline {
+                    return .failed("could not hand phase \(request.phaseId) to pool \(pool) within \(scheduleTimeoutMs) ms: \(lastError)")
+                }
+                sleepMs(250)
+            }
+        }
+
+        // Waiting for a worker to take it.
+        var worker: String?
+        while worker == nil {
+            switch mailbox.next(until: scheduleDeadline, stop: stop) {
+            case .started(let who)?: worker = who
+            case .result(var result)?:
+                result.worker = result.worker ?? "?"
+                return result
+            case .output?, .heartbeat?: continue
+            case nil:
+                dispatcher.withdraw(sequence)
+                if call.isCancelled { return ExecuteResult(status: .cancelled, message: call.reason ?? "cancelled before a worker took it") }
+                return .failed("no worker of pool \(pool) took phase \(request.phaseId) within \(scheduleTimeoutMs) ms "
+                    + "(x-scheduleTimeout); is a planter worker --pool \(pool) running?")
+            }
+        }
+        let name = worker ?? "?"
+
+        // Running on `name`.
+        var lastBeat = Monitor.monotonicNow()
+        while true {
+            switch mailbox.next(until: lastBeat + leaseMs * 1_000_000, stop: stop) {
+            case .result(var result)?:
+                result.worker = result.worker ?? name
+                return result
+            case .output(let stream, let text)?:
+                var text = text
+                text.withUTF8 { call.output(stream, UnsafeRawBufferPointer($0)) }
+                lastBeat = Monitor.monotonicNow()
+            case .heartbeat?, .started?:
+                lastBeat = Monitor.monotonicNow()
+            case nil:
+                if call.isCancelled { return cancel(dispatchId, on: name, mailbox: mailbox, call: call) }
+                dispatcher.withdraw(sequence)
+                var lost = ExecuteResult.failed("worker \(name) lost: no heartbeat for \(leaseMs) ms (its result, if one comes, is dropped)")
+                lost.worker = name
+                return lost
+            }
+        }
+    }
+
+    /// Re-sends the cancel until the worker confirms, then waits (one lease at most) for its result.
+    private func cancel(_ dispatchId: String, on worker: String, mailbox: Mailbox<RemoteDispatcher.Arrival>, call: CallContext) -> ExecuteResult {
+        let reason = call.reason ?? "cancelled"
+        let deadline = Monitor.monotonicNow() + leaseMs * 1_000_000
+        var confirmed = false
+        while Monitor.monotonicNow() < deadline {
+            if !confirmed { confirmed = dispatcher.requestCancel(dispatchId, reason: reason) }
+            if case .result(var result)? = mailbox.next(until: Monitor.monotonicNow() + 500_000_000, stop: { false }) {
+                result.worker = result.worker ?? worker
+                if result.status == .succeeded { return result }
+                result.status = .cancelled
+                return result
+            }
+        }
+        var result = ExecuteResult(status: .cancelled, message: confirmed ? reason : "\(reason) (worker \(worker) did not confirm the cancel)")
+        result.worker = worker
+        return result
+    }
+
+    static func newDispatchId() -> String {
+        (0..<2).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 16) }.joined(separator: "")
+    }
+}

@@ -1,0 +1,216 @@
+import ExecutorRuntime
+import PlanterCore
+import PlanterDeployment
+import PlanterJSON
+import PlanterMessaging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `planter worker`: serves phases of one pool with the executors of its own deployment
+/// config. It fetches one work item per free slot (no prefetch: an item waits on the queue,
+/// not in a busy worker's buffer), runs it on a thread of its own, renews the item's lease
+/// while it runs (a confirmed `+WPI`, and a heartbeat Planter hears), publishes the result
+/// durably and only then acknowledges the item. SIGTERM drains: no new item is fetched, what
+/// runs may finish within the grace period, then it is cancelled.
+public final class WorkerProgram: Sendable {
+    public struct Options: Sendable {
+        public var nats: NATSSettings
+        public var pool: String
+        public var id: String
+        public var capacity: Int
+        public var grace: Duration
+        public init(nats: NATSSettings, pool: String, id: String, capacity: Int, grace: Duration) {
+            self.nats = nats
+            self.pool = pool
+            self.id = id
+            self.capacity = capacity
+            self.grace = grace
+        }
+    }
+
+    let options: Options
+    let setup: DeploymentSetup
+    let connection: NATSConnection
+    let jetStream: JetStream
+    private let running = Mutex<[String: CallContext]>([:])
+    private let draining = Atomic<Bool>(false)
+    private let slots: Mailbox<Bool>
+    private let log: @Sendable (String) -> Void
+
+    public init(options: Options, setup: DeploymentSetup, log: @escaping @Sendable (String) -> Void) throws(NATSError) {
+        self.options = options
+        self.setup = setup
+        self.log = log
+        var nats = options.nats
+        nats.name = "planter worker \(options.id)"
+        connection = try NATSConnection.connect(nats) { event in log("NATS \(event)") }
+        jetStream = try JetStream(connection)
+        slots = Mailbox()
+    }
+
+    /// Serves until `drain()`; returns once everything in flight has ended.
+    public func run() {
+        // The phases' processes see which worker ran them.
+        setenv("PLANTER_WORKER_ID", options.id, 1)
+        let control = try? connection.subscribe(WorkProtocol.controlSubjects, headers: []) { [self] message in
+            guard let json = try? JSONParser.parse(message.data), let id = json["dispatchId"]?.stringValue,
+                let call = running.withLock({ $0[id] })
+            else { return }
+            call.cancel(reason: json["reason"]?.stringValue ?? "cancelled by Planter")
+            if let reply = message.reply { try? connection.publish(reply, WorkProtocol.encode(["cancelling": true, "worker": .string(options.id)])) }
+        }
+        startThread(name: "planter-worker-presence") { [self] in
+            while !draining.load(ordering: .relaxed) {
+                publishPresence()
+                sleepMs(2000)
+            }
+        }
+        var subscription: PullSubscription?
+        while !draining.load(ordering: .relaxed) {
+            let free = options.capacity - running.withLock { $0.count }
+            if free <= 0 {
+                _ = slots.next(until: Monitor.monotonicNow() + 1_000_000_000, stop: { self.draining.load(ordering: .relaxed) })
+                continue
+            }
+            do {
+                if subscription == nil { subscription = try bind() }
+                for item in try subscription!.fetch(batch: free, timeoutMs: 1000) { start(item) }
+            } catch {
+                log("cannot fetch work of pool \(options.pool) yet: \(error)")
+                subscription = nil
+                sleepMs(1000)
+            }
+        }
+        subscription?.close()
+        // Draining: what runs may finish within the grace period, then it is cancelled.
+        let graceDeadline = Monitor.monotonicNow() + Int64(options.grace.components.seconds) * 1_000_000_000
+        while running.withLock({ !$0.isEmpty }) {
+            if Monitor.monotonicNow() >= graceDeadline {
+                for call in running.withLock({ Array($0.values) }) { call.cancel(reason: "worker \(options.id) is shutting down") }
+            }
+            _ = slots.next(until: Monitor.monotonicNow() + 200_000_000, stop: { false })
+        }
+        if let control { connection.unsubscribe(control) }
+        connection.close()
+        setup.registry.close()
+    }
+
+    public func drain() {
+        draining.store(true, ordering: .relaxed)
+        slots.deliver(true)
+    }
+
+    /// The queue and the pool's consumer (the same configuration Planter makes; whoever comes first).
+    private func bind() throws(NATSError) -> PullSubscription {
+        try jetStream.ensureStream(WorkProtocol.workStream, subjects: [WorkProtocol.workSubjects], retention: .workQueue)
+        try jetStream.ensureConsumer(stream: WorkProtocol.workStream, durable: options.pool, filter: WorkProtocol.workSubject(options.pool),
+                                     ackWaitNs: 30_000_000_000, maxDeliver: 1, maxAckPending: 10_000)
+        return try jetStream.pullSubscription(stream: WorkProtocol.workStream, consumer: options.pool, subject: WorkProtocol.workSubject(options.pool))
+    }
+
+    private func publishPresence() {
+        let executors = setup.registry.bindings.map { JSON.string($0.name) }
+        let body = WorkProtocol.encode(["id": .string(options.id), "pool": .string(options.pool), "executors": .array(executors),
+                                        "capacity": .int(Int64(options.capacity)), "inFlight": .int(Int64(running.withLock { $0.count })),
+                                        "protocol": .int(Int64(WorkProtocol.version))])
+        try? connection.publish(WorkProtocol.presenceSubject, body)
+    }
+
+    private func start(_ item: JetStreamMessage) {
+        let dispatch: WorkProtocol.Dispatch
+        switch WorkProtocol.Dispatch.decode(item.message.data) {
+        case .success(let decoded): dispatch = decoded
+        case .failure(let refusal):
+            log("refused a work item: \(refusal.message)")
+            try? item.terminate()
+            if let id = refusal.dispatchId { publishResult(id, .failed("worker \(options.id) refused the work item: \(refusal.message)")) }
+            return
+        }
+        let call = CallContext(output: { [self] stream, bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId), WorkProtocol.event(
+                "output", dispatchId: dispatch.dispatchId, worker: options.id,
+                extra: ["stream": stream == .stderr ? "stderr" : "stdout", "text": .string(masker(dispatch).mask(text))]))
+        })
+        running.withLock { $0[dispatch.dispatchId] = call }
+        try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId),
+                                WorkProtocol.event("started", dispatchId: dispatch.dispatchId, worker: options.id,
+                                                   extra: ["deliveries": .int(Int64(clamping: item.deliveries))]))
+        startThread(name: "planter-worker-phase") { [self] in
+            let finished = Finished()
+            startThread(name: "planter-worker-lease") { self.renewLease(item, dispatch, call, finished) }
+            let result = execute(dispatch, call)
+            finished.flag.store(true, ordering: .relaxed)
+            publishResult(dispatch.dispatchId, result)
+            try? item.ack()
+            running.withLock { _ = $0.removeValue(forKey: dispatch.dispatchId) }
+            slots.deliver(true)
+        }
+    }
+
+    private func execute(_ dispatch: WorkProtocol.Dispatch, _ call: CallContext) -> ExecuteResult {
+        var request = dispatch.request
+        switch setup.registry.resolve(labels: request.labels) {
+        case .success(let binding):
+            request.secrets.merge(binding.secrets) { server, _ in server }
+            var result = binding.executor.execute(request, call: call)
+            let masker = masker(dispatch)
+            if !masker.isEmpty {
+                result.message = masker.mask(result.message)
+                result.output = result.output.map(masker.mask)
+                result.outputs = masker.mask(.object(result.outputs)).objectValue ?? JSONObject()
+            }
+            return result
+        case .failure(let error):
+            return ExecuteResult(status: .invalid, message: "worker \(options.id) (pool \(options.pool)): \(error)")
+        }
+    }
+
+    private func masker(_ dispatch: WorkProtocol.Dispatch) -> SecretMasker {
+        SecretMasker(secrets: Array(dispatch.request.secrets.values) + setup.registry.masker.secrets)
+    }
+
+    /// Every quarter lease: a confirmed `+WPI` and a heartbeat. When the server has not confirmed
+    /// one for half the lease, this worker may be cut off: it stops the phase itself, before
+    /// Planter calls it lost and runs the next attempt elsewhere.
+    private func renewLease(_ item: JetStreamMessage, _ dispatch: WorkProtocol.Dispatch, _ call: CallContext, _ finished: Finished) {
+        let interval = max(50, dispatch.leaseMs / 4)
+        var confirmed = Monitor.monotonicNow()
+        while !finished.flag.load(ordering: .relaxed) {
+            sleepMs(interval)
+            if finished.flag.load(ordering: .relaxed) { return }
+            if (try? item.inProgress(timeoutMs: interval)) != nil { confirmed = Monitor.monotonicNow() }
+            try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId),
+                                    WorkProtocol.event("heartbeat", dispatchId: dispatch.dispatchId, worker: options.id))
+            if Monitor.monotonicNow() - confirmed > dispatch.leaseMs * 500_000 {
+                call.cancel(reason: "worker \(options.id) could not renew its lease for \(dispatch.leaseMs / 2) ms; "
+                    + "it stopped the phase so that no second copy overlaps")
+                return
+            }
+        }
+    }
+
+    /// Set once the attempt has ended (the lease stops being renewed).
+    final class Finished: Sendable { let flag = Atomic<Bool>(false) }
+
+    /// Durably, retried while NATS is away (for two leases at most: by then Planter has failed the attempt).
+    private func publishResult(_ dispatchId: String, _ result: ExecuteResult) {
+        let body = WorkProtocol.result(dispatchId: dispatchId, worker: options.id, result)
+        let deadline = Monitor.monotonicNow() + 60_000_000_000
+        while true {
+            do {
+                try jetStream.publish(WorkProtocol.resultSubject(dispatchId), body, messageId: "\(dispatchId)/result")
+                return
+            } catch {
+                if Monitor.monotonicNow() >= deadline {
+                    log("gave up publishing the result of \(dispatchId): \(error)")
+                    return
+                }
+                sleepMs(500)
+            }
+        }
+    }
+}
