@@ -131,10 +131,14 @@ import Glibc
 
     @Test func withNoWorkerThePhaseFailsAfterItsScheduleTimeoutNamingThePool() async throws {
         try await withPool(workers: [], remote: "{pool: builders, scheduleTimeout: 1s}") { setup in
-            let answer = try await setup.server.post("/plan?wait=true", manifest(buildPhase("orphan", "true")))
-            let phase = try answer.json()["result"]?["phases"]?.arrayValue?.first
+            let answer = try await setup.server.post("/plan?wait=true", manifest(buildPhase("orphan", "true", extra: #", "onFailure": {"action": "continue"}"#),
+                                                                              buildPhase("patient", "true", extra: #", "x-scheduleTimeout": "1500ms""#)))
+            let phases = try answer.json()["result"]?["phases"]?.arrayValue ?? []
+            let phase = phases.first { $0["id"] == "orphan" }
             #expect(phase?["status"] == "failed")
             #expect(phase?["message"]?.stringValue?.contains("no worker of pool builders took phase orphan within 1000 ms") == true, "\(phase ?? .null)")
+            // The phase's own x-scheduleTimeout wins over the executor's.
+            #expect(phases.first { $0["id"] == "patient" }?["message"]?.stringValue?.contains("within 1500 ms") == true, "\(phases)")
             // The item was taken back: a worker that comes later does not run it.
             let late = try Worker(id: "late", nats: setup.nats.natsURL, pool: "builders", config: setup.harness.path("worker.yaml"),
                                   directory: setup.harness.directory)
@@ -159,6 +163,25 @@ import Glibc
             #expect(attempt?["worker"] == "w1")
             // SIGTERM drains and exits 0.
             #expect(setup.workers[0].terminate() == 0, "\(setup.workers[0].log)")
+        }
+    }
+
+    @Test func aRunGoesOnWhenTheNATSServerRestartsMidPhase() async throws {
+        try await withPool(workers: ["w1"], remote: "{pool: builders, scheduleTimeout: 20s, lease: 6s}") { setup in
+            let marks = setup.harness.path("marks")
+            let posted = try await setup.server.post("/plan", manifest(
+                buildPhase("during", "echo start >> \(marks); sleep 2; echo end >> \(marks)"),
+                buildPhase("after", "echo after >> \(marks)", extra: #", "waitFor": {"phases": ["during"]}"#)))
+            let runId = try #require(try posted.json()["runId"]?.stringValue)
+            #expect(await eventually(within: 10) { setup.harness.lines("marks") == ["start"] })
+            // A short outage, well inside the lease: JetStream keeps the stream on disk.
+            setup.nats.stop()
+            try await Task.sleep(for: .milliseconds(300))
+            try setup.nats.start()
+            #expect(await eventually(within: 30) { (try? await setup.server.json("/runs/\(runId)"))?["status"] != "running" })
+            let run = try await setup.server.json("/runs/\(runId)")
+            #expect(run["status"] == "succeeded", "\(run) \(setup.workers[0].log)")
+            #expect(setup.harness.lines("marks") == ["start", "end", "after"])
         }
     }
 }
