@@ -12,7 +12,7 @@ ROOT         ?= $(CURDIR)/.planter
 # the ABI header test, and the tools the test suite drives (nats-server for the NATS tests, python3 for the python plugin
 # and subprocess executors, runc and busybox-static for real containers), python3-venv for
 # the schemathesis API checks, python3-yaml to read back the CLI's -o yaml.
-DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml
+DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml redis-server
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
 .PHONY: all build release run run-plan test bench deps bench-deps install install-swift-runtime rootfs clean

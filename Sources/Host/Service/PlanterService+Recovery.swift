@@ -21,11 +21,13 @@ extension PlanterService {
 
     /// Kills what run `runId` left running, logs each kill, then marks the run (and its
     /// phases that had not ended) interrupted in the history.
-    /// `remote`: results of attempts that ran on workers and ended while Planter was down.
-    func recoverInterruptedRun(_ runId: String, remote: [String: ExecuteResult] = [:], _ warnings: inout [String]) {
+    /// `remote`: results of attempts that ran on workers and ended while Planter was down;
+    /// `processOwner`: the instance token of the Planter whose run it was (a lease takeover), else ours.
+    func recoverInterruptedRun(_ runId: String, remote: [String: ExecuteResult] = [:], _ warnings: inout [String],
+                               owner processOwner: String? = nil) {
         let entry = state.run(runId)
         var killedAttempts: [String: String] = [:]  // phase id → attempt, from the processes killed
-        if let owner {
+        if let owner = processOwner ?? owner {
             // An attempt the saved run records as ended had its process group killed when it
             // ended; what is left of it left that group on purpose (a daemon): spared.
             var ended = Set<String>()
@@ -122,5 +124,37 @@ extension PlanterService {
             }
             entry.result.phases[index] = phase
         }
+    }
+
+    /// This Planter took the namespace's lease: the state the last holder kept in Redis
+    /// replaces ours (and our state file), and a run it left in flight is recovered as after a
+    /// crash (its leftovers, tagged with the holder's instance token, killed when they run on
+    /// this machine) and resumed. Returns warnings for the log.
+    public func takeOver(state document: [UInt8], previousOwner: String) async -> [String] {
+        var warnings: [String] = []
+        guard active == nil else { return warnings }
+        do {
+            try StateFile.writeAtomically(document, to: stateFile.path)
+        } catch {
+            return ["cannot take over the namespace's state from Redis: \(error)"]
+        }
+        guard case .loaded(let loaded) = stateFile.load() else {
+            return ["the namespace's state in Redis cannot be read; keeping none"]
+        }
+        state = loaded
+        if let runId = state.inFlightRunId {
+            await mergeStoredProgress(of: runId, &warnings)
+            let remote = await configuration.recoverRemoteAttempts?(runId) ?? [:]
+            recoverInterruptedRun(runId, remote: remote, &warnings, owner: previousOwner)
+            state.inFlightRunId = nil
+            trySave(&warnings)
+            do {
+                _ = try await apply(wait: false, triggeredBy: "takeover")
+                warnings.append("took over the namespace's lease: resuming interrupted run \(runId)")
+            } catch {
+                warnings.append("took over the namespace's lease; interrupted run \(runId) cannot resume: \(error)")
+            }
+        }
+        return warnings
     }
 }
