@@ -155,7 +155,7 @@ let package = Package(
         tests("PlanterRedisTests", ["PlanterRedis", "PlanterStore", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterMessagingTests", ["PlanterMessaging", "PlanterTestSupport"]),
         tests("PlanterServerTests", [
-            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterMessaging", "PlanterTestSupport",
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterMessaging", "PlanterTestSupport", "PlanterDocument",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.
