@@ -13,13 +13,14 @@ ROOT         ?= $(CURDIR)/.planter
 # and subprocess executors, runc and busybox-static for real containers), python3-venv for
 # the schemathesis API checks, python3-yaml to read back the CLI's -o yaml, graphviz (dot lays out the dashboard's
 # graph), chromium and chromium-driver for the dashboard's browser tests.
-DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml \
+DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml redis-server \
                 graphviz chromium chromium-driver
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
-.PHONY: all build release run run-plan test bench deps bench-deps install rootfs clean
+.PHONY: all build release run run-plan test bench deps bench-deps install install-swift-runtime rootfs clean
 .PHONY: fuzz fuzz-libfuzzer fuzz-smoke
 .PHONY: schemathesis schemathesis-venv fuzz-api ui-test ui-venv
+.PHONY: test-deploy deploy-venv test-image install-bad-build
 
 # schemathesis (PyPI) in a virtual environment inside the checkout; the stamp names the pinned
 # version, so changing the pin reinstalls it.
@@ -60,6 +61,7 @@ run-plan: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+	$(MAKE) test-deploy
 	$(MAKE) schemathesis
 	$(MAKE) ui-test
 	$(MAKE) fuzz-smoke
@@ -82,13 +84,30 @@ fuzz-smoke: deps
 bench: deps bench-deps release
 	bench/run
 
-# Installs the CLI and the plugins where `planter` looks for them.
-install: release
+# Installs planter, planter-executor-host, the built-in plugins and the server's resources so that
+# `$(PREFIX)/bin/planter` needs no environment: it finds its plugins in $(PREFIX)/lib/planter/plugins
+# and the executor host and openapi.yaml (SwiftPM's resource bundle) beside itself, in $(PREFIX)/bin.
+# BUILD=debug installs the debug build (the install test in make test); the default is a release.
+# The example plugins (c-echo, swift-hello) are not installed.
+BUILD           ?= release
+INSTALL_PLUGINS := shell python container http native
+install: $(if $(filter debug,$(BUILD)),build,$(if $(filter release,$(BUILD)),release,install-bad-build))
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/planter/plugins
-	install -m 755 .build/release/planter $(DESTDIR)$(PREFIX)/bin/planter
-	install -m 755 .build/release/planter-executor-host $(DESTDIR)$(PREFIX)/bin/planter-executor-host
-	install -m 644 .build/release/libplanter-*.so $(DESTDIR)$(PREFIX)/lib/planter/plugins/
-	cp -R .build/release/planter_PlanterServer.resources $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 .build/$(BUILD)/planter .build/$(BUILD)/planter-executor-host $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(INSTALL_PLUGINS:%=.build/$(BUILD)/libplanter-%.so) $(DESTDIR)$(PREFIX)/lib/planter/plugins/
+	rm -rf $(DESTDIR)$(PREFIX)/bin/planter_PlanterServer.resources
+	cp -R .build/$(BUILD)/planter_PlanterServer.resources $(DESTDIR)$(PREFIX)/bin/
+
+install-bad-build:
+	@echo 'make install: BUILD must be debug or release, not "$(BUILD)"' >&2; exit 2
+
+# The Swift runtime libraries the installed files link, for a machine with no Swift toolchain (the
+# Dockerfile's runtime stage, make test-image): copied from the toolchain into $(SWIFT_RUNTIME_DIR),
+# which an ld.so.conf.d entry names (the binaries' RUNPATH names the build machine's toolchain).
+SWIFT_RUNTIME_DIR ?= /usr/lib/swift/linux
+install-swift-runtime: install
+	scripts/install-swift-runtime "$(DESTDIR)" "$(SWIFT_RUNTIME_DIR)" \
+	    $(DESTDIR)$(PREFIX)/bin/planter $(DESTDIR)$(PREFIX)/bin/planter-executor-host $(DESTDIR)$(PREFIX)/lib/planter/plugins/*.so
 
 # A busybox root filesystem for the container plugin (examples/deployments/prod.yaml).
 ROOTFS ?= /var/lib/planter/rootfs/busybox
@@ -126,6 +145,33 @@ fuzz-api: schemathesis-venv build
 	MAX_EXAMPLES=$(API_FUZZ_EXAMPLES) SEED= SCHEMATHESIS=$(VENV)/bin/schemathesis Tests/API/run-schemathesis
 
 fuzz: fuzz-api
+
+# The deployment files without a Docker engine (Tests/Deploy/run): the Dockerfile, the compose file
+# and the Kubernetes manifests parsed and validated against their schemas (PyPI tools that ship
+# them, in the venv), and a debug make install into a temp prefix started from there. Part of make test.
+DEPLOY_TOOLS := dockerfile-parse==2.0.1 check-jsonschema==0.39.0 kubernetes-validate==1.37.0
+empty        :=
+space        := $(empty) $(empty)
+DEPLOY_STAMP := $(VENV)/.deploy-tools-$(subst $(space),+,$(subst ==,-,$(DEPLOY_TOOLS)))
+
+$(DEPLOY_STAMP):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check $(DEPLOY_TOOLS)
+	touch $@
+
+deploy-venv: deps $(DEPLOY_STAMP)
+
+test-deploy: deploy-venv
+	test -x .build/debug/planter || $(SWIFT) build
+	SWIFT=$(SWIFT) MAKE=$(MAKE) PYTHON=$(VENV)/bin/python Tests/Deploy/run
+
+# The Dockerfile's runtime stage without a Docker engine (Tests/Deploy/run-image): a Debian bookworm
+# root filesystem made by mmdebstrap from its RUNTIME_PACKAGES, the build stage's make install into
+# it, its RUN steps, then Planter started there as the image would start it until /health answers.
+# Downloads Debian packages; a release build unless BUILD=debug. Not part of make test.
+test-image: deploy-venv
+	@./scripts/install-debian-packages mmdebstrap
+	SWIFT=$(SWIFT) MAKE=$(MAKE) PYTHON=$(VENV)/bin/python BUILD=$(BUILD) Tests/Deploy/run-image
 
 clean:
 	rm -rf .build

@@ -16,6 +16,8 @@ import PackageDescription
 //                            phase to the executor instance that serves it (created on first use)
 //   Sources/CSQLite          SQLite (Debian's libsqlite3-dev), for the history store
 //   Sources/Store            PlanterStore: the embedded history (plans, runs, attempts, events) in SQLite
+//   Sources/CHiredis         hiredis 0.14 (Debian's libhiredis-dev), for PlanterRedis
+//   Sources/Redis            PlanterRedis: a Redis client on its own thread, and the history in Redis (REDIS_URL)
 //   Sources/CNATS            nats.c (Debian's libnats-dev), for the NATS client
 //   Sources/Messaging        PlanterMessaging: the NATS client (connections, headers, request/reply, JetStream)
 //   Sources/Workers          PlanterWorkers: worker pools over JetStream (`planter worker`, the remote executor)
@@ -90,6 +92,7 @@ let package = Package(
         .target(name: "ProcessSupport", path: "Sources/ProcessSupport"),
         .systemLibrary(name: "CFFI", path: "Sources/CFFI"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
         .systemLibrary(name: "CNATS", path: "Sources/CNATS"),
         .target(name: "ExecutorKit", dependencies: ["ExecutorAPI", "PlanterJSON", "ProcessSupport"], path: "Sources/ExecutorKit"),
         .target(name: "PlanterCore", dependencies: ["PlanterJSON"], path: "Sources/Core"),
@@ -100,6 +103,7 @@ let package = Package(
         .target(name: "PlanterDeployment", dependencies: ["PlanterCore", "PlanterDocument", "PlanterJSON", "ExecutorRuntime"],
                 path: "Sources/Deployment"),
         .target(name: "PlanterStore", dependencies: ["CSQLite", "PlanterCore", "PlanterJSON"], path: "Sources/Store"),
+        .target(name: "PlanterRedis", dependencies: ["CHiredis", "PlanterCore", "PlanterJSON", "PlanterStore"], path: "Sources/Redis"),
         .target(name: "PlanterMessaging", dependencies: ["CNATS", "PlanterCore"], path: "Sources/Messaging"),
         .target(name: "PlanterWorkers", dependencies: ["PlanterMessaging", "ExecutorRuntime", "PlanterDeployment", "PlanterCore", "PlanterJSON"],
                 path: "Sources/Workers"),
@@ -113,7 +117,7 @@ let package = Package(
             name: "PlanterServer",
             dependencies: [
                 "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterMessaging",
-                "PlanterWorkers", "ProcessSupport",
+                "PlanterWorkers", "PlanterRedis", "ProcessSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -148,9 +152,10 @@ let package = Package(
         tests("ShellExecutorTests", ["PlanterHost", "PlanterDeployment", "ExecutorRuntime", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterCLITests", ["PlanterJSON"]),
         tests("PlanterStoreTests", ["PlanterStore", "PlanterJSON"]),
+        tests("PlanterRedisTests", ["PlanterRedis", "PlanterStore", "PlanterJSON", "PlanterTestSupport"]),
         tests("PlanterMessagingTests", ["PlanterMessaging", "PlanterTestSupport"]),
         tests("PlanterServerTests", [
-            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterMessaging", "PlanterTestSupport",
+            "PlanterServer", "PlanterHost", "PlanterJSON", "PlanterMessaging", "PlanterTestSupport", "PlanterDocument",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Routes, auth and error bodies in-process (no socket, no signals); ProcessTests keep signals and restarts.

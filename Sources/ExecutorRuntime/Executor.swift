@@ -31,6 +31,8 @@ public struct ExecuteRequest: Sendable {
     /// The Planter instance's token (nil in `planter run`): plugins tag the processes they
     /// start with it (PLANTER_OWNER), so a restart after a crash can find them.
     public var owner: String?
+    /// The phase's `x-scheduleTimeout`: how long it may wait for a remote worker (not sent to plugins).
+    public var scheduleTimeoutMs: Int?
 
     public init(
         runId: String, phaseId: String, executor: String, description: String = "", labels: Labels = Labels(),

@@ -79,7 +79,8 @@ public struct PlanterServer: Sendable {
         let namespaces = try await Namespaces.open(Namespaces.Factory(setup: setup, configuration: configuration, root: settings.root,
                                                                       metrics: metrics, logger: logger,
                                                                       capacity: CapacityPool(slots: configuration.parallel),
-                                                                      sessions: sessions))
+                                                                      sessions: sessions, redis: settings.redisURL,
+                                                                      leaseTTL: settings.leaseTTL, keepsHistory: settings.keepsHistory))
         sessions?.attach(namespaces)
         let service = namespaces.defaultService
 

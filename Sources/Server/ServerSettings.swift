@@ -2,6 +2,7 @@ import Foundation
 import PlanterCore
 import PlanterHost
 import PlanterMessaging
+import PlanterRedis
 
 /// Everything `planter serve` is told by flags and the environment.
 public struct ServerSettings: Sendable {
@@ -27,6 +28,12 @@ public struct ServerSettings: Sendable {
     public var syncToken: String?
     /// How long a shutdown lets a running plan finish before cancelling it (`PLANTER_SHUTDOWN_GRACE`, seconds).
     public var shutdownGrace: Duration = .seconds(10)
+    /// `REDIS_URL`: the history's store of record, shared with the other Planters on it (nil: embedded only).
+    public var redisURL: RedisURL?
+    /// `PLANTER_LEASE_TTL` (with REDIS_URL): the Planters on one Redis take turns, one holding each namespace's lease.
+    public var leaseTTL: Duration?
+    /// `PLANTER_HISTORY=off`: no history store (runs and events in memory only, as before there was one).
+    public var keepsHistory = true
     /// `NATS_URL` (comma-separated `nats://[user:pass@]host:port`) and `NATS_CREDS` (a credentials
     /// file): the session interface over NATS. Nil: no NATS.
     public var nats: NATSSettings?
@@ -75,6 +82,23 @@ public struct ServerSettings: Sendable {
                 throw SettingsError("PLANTER_SHUTDOWN_GRACE must be a duration from 0 to 30 days (seconds, or 30s, 1m), not \"\(grace)\"")
             }
             settings.shutdownGrace = duration.duration
+        }
+        if let text = value("REDIS_URL") {
+            do { settings.redisURL = try RedisURL.parse(text) } catch { throw SettingsError(error.description) }
+        }
+        if let history = value("PLANTER_HISTORY") {
+            guard ["on", "off"].contains(history) else { throw SettingsError("PLANTER_HISTORY must be on or off, not \"\(history)\"") }
+            settings.keepsHistory = history == "on"
+            if !settings.keepsHistory, settings.redisURL != nil {
+                throw SettingsError("PLANTER_HISTORY=off and REDIS_URL exclude each other: Redis holds the history")
+            }
+        }
+        if let ttl = value("PLANTER_LEASE_TTL") {
+            guard case .success(let duration) = PlanDuration.parse(ttl), duration.milliseconds >= 1000 else {
+                throw SettingsError("PLANTER_LEASE_TTL must be a duration of at least 1 second and at most 30 days (seconds, or 10s, 1m), not \"\(ttl)\"")
+            }
+            guard settings.redisURL != nil else { throw SettingsError("PLANTER_LEASE_TTL needs REDIS_URL: the lease lives in Redis") }
+            settings.leaseTTL = duration.duration
         }
         if let url = value("NATS_URL") {
             switch NATSSettings.parseServers(url) {

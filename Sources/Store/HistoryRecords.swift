@@ -140,6 +140,11 @@ public struct EventQuery: Sendable {
 public struct Page<Row: Sendable>: Sendable {
     public var rows: [(seq: Int64, row: Row)]
     public var more: Bool
+
+    public init(rows: [(seq: Int64, row: Row)], more: Bool) {
+        self.rows = rows
+        self.more = more
+    }
 }
 
 /// Where a page starts: `after` pages forward from a cursor, otherwise the newest `limit`
@@ -161,6 +166,12 @@ public struct PlanSummary: Sendable {
     public var planId: String
     public var submittedAt: Int64
     public var phaseCount: Int64
+
+    public init(planId: String, submittedAt: Int64, phaseCount: Int64) {
+        self.planId = planId
+        self.submittedAt = submittedAt
+        self.phaseCount = phaseCount
+    }
 }
 
 /// A phase across runs: its outcome and attempts in each run that had it, newest run first.
@@ -168,6 +179,12 @@ public struct PhaseHistoryEntry: Sendable {
     public var runId: String
     public var result: PhaseResultRow?
     public var attempts: [AttemptRow]
+
+    public init(runId: String, result: PhaseResultRow?, attempts: [AttemptRow]) {
+        self.runId = runId
+        self.result = result
+        self.attempts = attempts
+    }
 }
 
 /// How much history to keep (`history: {runs: N, days: D}`); nil keeps everything.

@@ -39,6 +39,10 @@ public final class RemoteDispatcher: Sendable {
     private let pools = Mutex<Set<String>>([])
     private let started = Mutex(false)
     private let stopping = Atomic<Bool>(false)
+    /// Runs being recovered after a restart: the results of their attempts that nobody follows.
+    private let collecting = Mutex<[String: [String: (attempt: Int, result: ExecuteResult)]]>([:])
+    /// Fetches of the results stream that came back empty (the backlog is read).
+    private let emptyFetches = Atomic<Int>(0)
     private let log: @Sendable (String) -> Void
 
     public init(connection: NATSConnection, log: @escaping @Sendable (String) -> Void) throws(NATSError) {
@@ -79,6 +83,15 @@ public final class RemoteDispatcher: Sendable {
 
     /// The streams, the results consumer and the pool's consumer exist; the results are being read.
     func prepare(pool: String, leaseMs: Int64, capacity: Int64) throws(NATSError) {
+        try prepareStreams()
+        guard !pools.withLock({ $0.contains(pool) }) else { return }
+        // MaxDeliver 1: a lost attempt is failed by Planter, which publishes the next one.
+        try jetStream.ensureConsumer(stream: WorkProtocol.workStream, durable: pool, filter: WorkProtocol.workSubject(pool),
+                                     ackWaitNs: leaseMs * 1_000_000, maxDeliver: 1, maxAckPending: capacity)
+        _ = pools.withLock { $0.insert(pool) }
+    }
+
+    private func prepareStreams() throws(NATSError) {
         if !started.withLock({ $0 }) {
             try jetStream.ensureStream(WorkProtocol.workStream, subjects: [WorkProtocol.workSubjects], retention: .workQueue)
             try jetStream.ensureStream(WorkProtocol.resultStream, subjects: [WorkProtocol.resultSubjects], retention: .limits,
@@ -93,11 +106,6 @@ public final class RemoteDispatcher: Sendable {
             }
             if first { startThread(name: "planter-results") { self.readResults(subscription) } }
         }
-        guard !pools.withLock({ $0.contains(pool) }) else { return }
-        // MaxDeliver 1: a lost attempt is failed by Planter, which publishes the next one.
-        try jetStream.ensureConsumer(stream: WorkProtocol.workStream, durable: pool, filter: WorkProtocol.workSubject(pool),
-                                     ackWaitNs: leaseMs * 1_000_000, maxDeliver: 1, maxAckPending: capacity)
-        _ = pools.withLock { $0.insert(pool) }
     }
 
     /// Hands each result to the attempt that waits for it, then acknowledges it; a result
@@ -111,12 +119,17 @@ public final class RemoteDispatcher: Sendable {
                 sleepMs(500)
                 continue
             }
+            if messages.isEmpty { emptyFetches.add(1, ordering: .relaxed) }
             for message in messages {
                 if let json = try? JSONParser.parse(message.message.data), let id = json["dispatchId"]?.stringValue {
+                    var result = ExecuteResult.decode(json["result"] ?? .null, executor: "remote")
+                    result.worker = json["worker"]?.stringValue
                     if let follower = followers.withLock({ $0[id] }) {
-                        var result = ExecuteResult.decode(json["result"] ?? .null, executor: "remote")
-                        result.worker = json["worker"]?.stringValue
                         follower.deliver(.result(result))
+                    } else if let runId = json["runId"]?.stringValue, let phaseId = json["phaseId"]?.stringValue,
+                        collect(runId: runId, phaseId: phaseId, attempt: json["attempt"]?.intValue ?? 0, result) {
+                        log("collected the result of phase \(phaseId) of run \(runId) (\(result.status.rawValue) on \(result.worker ?? "?")), "
+                            + "which ended while Planter was down")
                     } else {
                         log("dropped the result of dispatch \(id) (\(json["worker"]?.stringValue ?? "?")): its attempt had already ended")
                     }
@@ -128,6 +141,53 @@ public final class RemoteDispatcher: Sendable {
     }
 
     public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private func collect(runId: String, phaseId: String, attempt: Int, _ result: ExecuteResult) -> Bool {
+        collecting.withLock { all in
+            guard all[runId] != nil else { return false }
+            if let known = all[runId]?[phaseId], known.attempt > attempt { return true }
+            all[runId]?[phaseId] = (attempt, result)
+            return true
+        }
+    }
+
+    /// After a restart, before run `runId` resumes (blocking, a few seconds at most): every
+    /// worker cancels what the run left running there (so a resumed attempt never overlaps the
+    /// old one), and the results of its attempts that ended while Planter was down are read
+    /// from the results stream. Phase id → the last such result.
+    public func recover(runId: String, waitMs: Int64 = 5000) -> [String: ExecuteResult] {
+        collecting.withLock { $0[runId] = [:] }
+        defer { collecting.withLock { $0[runId] = nil } }
+        do { try prepareStreams() } catch {
+            log("cannot read the results of run \(runId) left on workers: \(error)")
+            return [:]
+        }
+        let deadline = Monitor.monotonicNow() + waitMs * 1_000_000
+        // Every worker answers with how many attempts of the run it cancels.
+        let inbox = "_INBOX.planter-recover.\(Self.random())"
+        let answers = Mutex<(workers: Int, cancelling: Int)>((0, 0))
+        if let replies = try? connection.subscribe(inbox, headers: [], handler: { message in
+            let count = (try? JSONParser.parse(message.data))?["cancelling"]?.intValue ?? 0
+            answers.withLock { $0 = ($0.workers + 1, $0.cancelling + count) }
+        }) {
+            try? connection.publish(WorkProtocol.runControlSubject(runId),
+                                    WorkProtocol.encode(["runId": .string(runId), "reason": "Planter restarted; the run resumes from its last state"]),
+                                    reply: inbox)
+            sleepMs(1000)
+            connection.unsubscribe(replies)
+        }
+        let cancelling = answers.withLock { $0.cancelling }
+        // The cancelled attempts' results come once their processes are gone; then the backlog is read.
+        let fetched = emptyFetches.load(ordering: .relaxed)
+        while Monitor.monotonicNow() < deadline {
+            let cancelled = collecting.withLock { $0[runId]?.values.filter { $0.result.status == .cancelled }.count ?? 0 }
+            if cancelled >= cancelling && emptyFetches.load(ordering: .relaxed) >= fetched + 1 { break }
+            sleepMs(50)
+        }
+        return collecting.withLock { $0[runId] ?? [:] }.mapValues(\.result)
+    }
+
+    static func random() -> String { String(UInt64.random(in: 0...UInt64.max), radix: 16) }
 
     // MARK: Dispatches
 

@@ -25,6 +25,7 @@ public struct RemotePoolExecutor: Executor {
         let dispatchId = Self.newDispatchId()
         let mailbox = dispatcher.follow(dispatchId)
         defer { dispatcher.forget(dispatchId) }
+        let scheduleTimeoutMs = request.scheduleTimeoutMs.map(Int64.init) ?? self.scheduleTimeoutMs
         let scheduleDeadline = Monitor.monotonicNow() + scheduleTimeoutMs * 1_000_000
         let stop = { call.isCancelled }
 
@@ -58,7 +59,7 @@ public struct RemotePoolExecutor: Executor {
                 dispatcher.withdraw(sequence)
                 if call.isCancelled { return ExecuteResult(status: .cancelled, message: call.reason ?? "cancelled before a worker took it") }
                 return .failed("no worker of pool \(pool) took phase \(request.phaseId) within \(scheduleTimeoutMs) ms "
-                    + "(x-scheduleTimeout); is a planter worker --pool \(pool) running?")
+                    + "(the phase's x-scheduleTimeout, else the executor's scheduleTimeout); is a planter worker --pool \(pool) running?")
             }
         }
         let name = worker ?? "?"

@@ -21,6 +21,10 @@ public enum WorkProtocol {
     /// Request/reply: cancel a dispatch; the worker running it confirms.
     public static func controlSubject(_ dispatchId: String) -> String { "planter.control.\(dispatchId)" }
     public static let controlSubjects = "planter.control.*"
+    /// Request/reply: cancel every dispatch of a run (a restarted Planter, before it resumes the
+    /// run); each worker answers how many it cancels.
+    public static func runControlSubject(_ runId: String) -> String { "planter.control.run.\(runId)" }
+    public static let runControlSubjects = "planter.control.run.*"
     /// Every worker's presence, every couple of seconds (`GET /workers`).
     public static let presenceSubject = "planter.workers"
 
@@ -92,15 +96,22 @@ public enum WorkProtocol {
     }
 
     /// A dispatch's outcome, published durably by the worker that ran it.
-    public static func result(dispatchId: String, worker: String, _ result: ExecuteResult) -> [UInt8] {
+    public static func result(dispatchId: String, worker: String, request: ExecuteRequest?, _ result: ExecuteResult) -> [UInt8] {
         var outcome = JSONObject()
         outcome.appendUnchecked("status", .string(result.status.rawValue))
         if let code = result.exitCode { outcome.appendUnchecked("exitCode", .int(Int64(code))) }
         outcome.appendUnchecked("message", .string(result.message))
         outcome.appendUnchecked("outputs", .object(result.outputs))
         if let output = result.output { outcome.appendUnchecked("output", .string(output)) }
-        return encode(["protocol": .int(Int64(version)), "dispatchId": .string(dispatchId), "worker": .string(worker),
-                       "result": .object(outcome)])
+        var object: JSONObject = ["protocol": .int(Int64(version)), "dispatchId": .string(dispatchId), "worker": .string(worker),
+                                  "result": .object(outcome)]
+        // Which attempt it was: a Planter restarted since can still place it.
+        if let request {
+            object["runId"] = .string(request.runId)
+            object["phaseId"] = .string(request.phaseId)
+            object["attempt"] = .int(Int64(request.attempt))
+        }
+        return encode(.object(object))
     }
 
     /// A live event of a dispatch: `started` (with `worker`), `output` (`stream`, `text`), `heartbeat`.

@@ -35,7 +35,8 @@ public final class WorkerProgram: Sendable {
     let setup: DeploymentSetup
     let connection: NATSConnection
     let jetStream: JetStream
-    private let running = Mutex<[String: CallContext]>([:])
+    /// Dispatches in flight: their call (to cancel) and run.
+    private let running = Mutex<[String: (call: CallContext, runId: String)]>([:])
     private let draining = Atomic<Bool>(false)
     private let slots: Mailbox<Bool>
     private let log: @Sendable (String) -> Void
@@ -57,10 +58,19 @@ public final class WorkerProgram: Sendable {
         setenv("PLANTER_WORKER_ID", options.id, 1)
         let control = try? connection.subscribe(WorkProtocol.controlSubjects, headers: []) { [self] message in
             guard let json = try? JSONParser.parse(message.data), let id = json["dispatchId"]?.stringValue,
-                let call = running.withLock({ $0[id] })
+                let call = running.withLock({ $0[id]?.call })
             else { return }
             call.cancel(reason: json["reason"]?.stringValue ?? "cancelled by Planter")
             if let reply = message.reply { try? connection.publish(reply, WorkProtocol.encode(["cancelling": true, "worker": .string(options.id)])) }
+        }
+        // A restarted Planter cancels what its interrupted run left on the workers before it resumes it.
+        let runControl = try? connection.subscribe(WorkProtocol.runControlSubjects, headers: []) { [self] message in
+            guard let json = try? JSONParser.parse(message.data), let runId = json["runId"]?.stringValue else { return }
+            let calls = running.withLock { $0.values.filter { $0.runId == runId }.map(\.call) }
+            for call in calls { call.cancel(reason: json["reason"]?.stringValue ?? "cancelled by Planter") }
+            if let reply = message.reply {
+                try? connection.publish(reply, WorkProtocol.encode(["cancelling": .int(Int64(calls.count)), "worker": .string(options.id)]))
+            }
         }
         startThread(name: "planter-worker-presence") { [self] in
             while !draining.load(ordering: .relaxed) {
@@ -89,11 +99,12 @@ public final class WorkerProgram: Sendable {
         let graceDeadline = Monitor.monotonicNow() + Int64(options.grace.components.seconds) * 1_000_000_000
         while running.withLock({ !$0.isEmpty }) {
             if Monitor.monotonicNow() >= graceDeadline {
-                for call in running.withLock({ Array($0.values) }) { call.cancel(reason: "worker \(options.id) is shutting down") }
+                for entry in running.withLock({ Array($0.values) }) { entry.call.cancel(reason: "worker \(options.id) is shutting down") }
             }
             _ = slots.next(until: Monitor.monotonicNow() + 200_000_000, stop: { false })
         }
         if let control { connection.unsubscribe(control) }
+        if let runControl { connection.unsubscribe(runControl) }
         connection.close()
         setup.registry.close()
     }
@@ -126,7 +137,7 @@ public final class WorkerProgram: Sendable {
         case .failure(let refusal):
             log("refused a work item: \(refusal.message)")
             try? item.terminate()
-            if let id = refusal.dispatchId { publishResult(id, .failed("worker \(options.id) refused the work item: \(refusal.message)")) }
+            if let id = refusal.dispatchId { publishResult(id, nil, .failed("worker \(options.id) refused the work item: \(refusal.message)")) }
             return
         }
         let call = CallContext(output: { [self] stream, bytes in
@@ -135,7 +146,7 @@ public final class WorkerProgram: Sendable {
                 "output", dispatchId: dispatch.dispatchId, worker: options.id,
                 extra: ["stream": stream == .stderr ? "stderr" : "stdout", "text": .string(masker(dispatch).mask(text))]))
         })
-        running.withLock { $0[dispatch.dispatchId] = call }
+        running.withLock { $0[dispatch.dispatchId] = (call, dispatch.request.runId) }
         try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId),
                                 WorkProtocol.event("started", dispatchId: dispatch.dispatchId, worker: options.id,
                                                    extra: ["deliveries": .int(Int64(clamping: item.deliveries))]))
@@ -144,7 +155,7 @@ public final class WorkerProgram: Sendable {
             startThread(name: "planter-worker-lease") { self.renewLease(item, dispatch, call, finished) }
             let result = execute(dispatch, call)
             finished.flag.store(true, ordering: .relaxed)
-            publishResult(dispatch.dispatchId, result)
+            publishResult(dispatch.dispatchId, dispatch.request, result)
             try? item.ack()
             running.withLock { _ = $0.removeValue(forKey: dispatch.dispatchId) }
             slots.deliver(true)
@@ -197,8 +208,8 @@ public final class WorkerProgram: Sendable {
     final class Finished: Sendable { let flag = Atomic<Bool>(false) }
 
     /// Durably, retried while NATS is away (for two leases at most: by then Planter has failed the attempt).
-    private func publishResult(_ dispatchId: String, _ result: ExecuteResult) {
-        let body = WorkProtocol.result(dispatchId: dispatchId, worker: options.id, result)
+    private func publishResult(_ dispatchId: String, _ request: ExecuteRequest?, _ result: ExecuteResult) {
+        let body = WorkProtocol.result(dispatchId: dispatchId, worker: options.id, request: request, result)
         let deadline = Monitor.monotonicNow() + 60_000_000_000
         while true {
             do {

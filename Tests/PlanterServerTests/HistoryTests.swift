@@ -87,20 +87,43 @@ import Glibc
         try await withHarness { harness in
             try harness.write("planter.yaml", "history: {runs: 2}\n")
             let server = try await harness.start(arguments: ["--config", harness.path("planter.yaml")])
-            var runIds: [String] = []
-            for index in 0..<4 {
-                let phase = #"{"kind": "Phase", "id": "p", "spec": {"description": "revision \#(index)"}}"#
-                runIds.append(try #require(try await server.plan(manifest(phase), "wait=true")["runId"]?.stringValue))
-            }
-            let kept = await eventually(within: 10) {
-                let runs = (try? await server.json("/runs"))?["runs"]?.arrayValue ?? []
-                return runs.compactMap { $0["runId"]?.stringValue } == [runIds[3], runIds[2]]
-            }
-            let listed = (try? await server.json("/runs"))?.serialized ?? ""
-            #expect(kept, "\(listed)")
-            #expect(try await server.json("/logs?runId=\(runIds[0])")["count"] == 0, "its events went with it")
-            #expect(try await server.json("/logs?runId=\(runIds[3])")["count"] != 0)
-            #expect((try await server.json("/plans")["plans"]?.arrayValue?.count) == 2)
+            try await Self.expectNewestTwoKept(server, runIds: try await Self.postRevisions(server, 4))
+        }
+    }
+
+    /// `count` revisions of a one-phase plan, each run to its end; their run ids.
+    static func postRevisions(_ server: ServerProcess, _ count: Int) async throws -> [String] {
+        var runIds: [String] = []
+        for index in 0..<count {
+            let phase = #"{"kind": "Phase", "id": "p", "spec": {"description": "revision \#(index)"}}"#
+            runIds.append(try #require(try await server.plan(manifest(phase), "wait=true")["runId"]?.stringValue))
+        }
+        return runIds
+    }
+
+    /// Under `history: {runs: 2}`: only the newest two of `runIds` (four) are left, with their events and plans.
+    static func expectNewestTwoKept(_ reader: ServerProcess, runIds: [String], sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
+        let kept = await eventually(within: 10) {
+            let runs = (try? await reader.json("/runs"))?["runs"]?.arrayValue ?? []
+            return runs.compactMap { $0["runId"]?.stringValue } == [runIds[3], runIds[2]]
+        }
+        let listed = (try? await reader.json("/runs"))?.serialized ?? ""
+        #expect(kept, "\(listed)", sourceLocation: sourceLocation)
+        #expect(try await reader.json("/logs?runId=\(runIds[0])")["count"] == 0, "its events went with it", sourceLocation: sourceLocation)
+        #expect(try await reader.json("/logs?runId=\(runIds[3])")["count"] != 0, sourceLocation: sourceLocation)
+        #expect((try await reader.json("/plans")["plans"]?.arrayValue?.count) == 2, sourceLocation: sourceLocation)
+    }
+
+    @Test func historyOffKeepsRunsInMemoryOnly() async throws {
+        try await withHarness { harness in
+            let server = try await harness.start(environment: ["PLANTER_HISTORY": "off"])
+            let runId = try #require(try await server.plan(manifest(shellPhase("a", "echo hi")), "wait=true")["runId"]?.stringValue)
+            #expect(try await server.json("/runs/\(runId)").statuses == ["a": "succeeded"])
+            #expect(!FileManager.default.fileExists(atPath: server.root + "/state/history.db"), "no database made")
+            let bad = try await harness.startupFailure(environment: ["PLANTER_HISTORY": "maybe"])
+            #expect(bad.contains("PLANTER_HISTORY must be on or off"), "\(bad)")
         }
     }
 

@@ -115,6 +115,20 @@ import Testing
         }
     }
 
+    @Test func aPlanLargerThanTheServersMaxPayloadIsAnnouncedWithoutItsManifest() async throws {
+        try await withSessions { setup in
+            let seen = try await record(setup.client, "plan.session.big.>")
+            let phases = (0..<12_000).map { #"{"kind": "Phase", "id": "p\#($0)", "spec": {}}"# }
+            let answer = try await setup.server.post("/plan?session=big", manifest(phases))
+            #expect(answer.status == 200, "\(answer)")
+            #expect(await eventually(within: 30) { seen.events().contains("finished") })
+            let start = try #require(seen.of("start").first)
+            #expect(start["manifest"] == .null)
+            #expect(start["manifestOmitted"]?.stringValue?.contains("max_payload") == true, "\(start)")
+            #expect(start["planId"]?.stringValue == (try answer.json()["planId"]?.stringValue))
+        }
+    }
+
     @Test func controlPausesResumesAndCancelsOverNATSAndHTTP() async throws {
         try await withSessions { setup in
             let seen = try await record(setup.client, "plan.session.ctl.>")

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PlanterDocument
 import PlanterJSON
 import Testing
 
@@ -71,6 +72,10 @@ import Testing
             #expect(answer.header("content-type") == "application/yaml")
             let text = answer.text
             #expect(text.hasPrefix("openapi: 3.1"), "\(text.prefix(200))")
+            // It is YAML at all (a `: ` inside a plain scalar once broke it, and schemathesis with it).
+            if case .failure(let failure) = DocumentParser.parse(text, format: .yaml) {
+                Issue.record("openapi.yaml does not parse: \(failure.problems)")
+            }
 
             // Every path and method of the document exists on the server (not a route 404, not a 405).
             var operations: [(String, String)] = []

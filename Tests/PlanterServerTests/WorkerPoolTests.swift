@@ -131,10 +131,14 @@ import Glibc
 
     @Test func withNoWorkerThePhaseFailsAfterItsScheduleTimeoutNamingThePool() async throws {
         try await withPool(workers: [], remote: "{pool: builders, scheduleTimeout: 1s}") { setup in
-            let answer = try await setup.server.post("/plan?wait=true", manifest(buildPhase("orphan", "true")))
-            let phase = try answer.json()["result"]?["phases"]?.arrayValue?.first
+            let answer = try await setup.server.post("/plan?wait=true", manifest(buildPhase("orphan", "true", extra: #", "onFailure": {"action": "continue"}"#),
+                                                                              buildPhase("patient", "true", extra: #", "x-scheduleTimeout": "1500ms""#)))
+            let phases = try answer.json()["result"]?["phases"]?.arrayValue ?? []
+            let phase = phases.first { $0["id"] == "orphan" }
             #expect(phase?["status"] == "failed")
             #expect(phase?["message"]?.stringValue?.contains("no worker of pool builders took phase orphan within 1000 ms") == true, "\(phase ?? .null)")
+            // The phase's own x-scheduleTimeout wins over the executor's.
+            #expect(phases.first { $0["id"] == "patient" }?["message"]?.stringValue?.contains("within 1500 ms") == true, "\(phases)")
             // The item was taken back: a worker that comes later does not run it.
             let late = try Worker(id: "late", nats: setup.nats.natsURL, pool: "builders", config: setup.harness.path("worker.yaml"),
                                   directory: setup.harness.directory)
@@ -159,6 +163,59 @@ import Glibc
             #expect(attempt?["worker"] == "w1")
             // SIGTERM drains and exits 0.
             #expect(setup.workers[0].terminate() == 0, "\(setup.workers[0].log)")
+        }
+    }
+
+    @Test func aRunGoesOnWhenTheNATSServerRestartsMidPhase() async throws {
+        try await withPool(workers: ["w1"], remote: "{pool: builders, scheduleTimeout: 20s, lease: 6s}") { setup in
+            let marks = setup.harness.path("marks")
+            let posted = try await setup.server.post("/plan", manifest(
+                buildPhase("during", "echo start >> \(marks); sleep 2; echo end >> \(marks)"),
+                buildPhase("after", "echo after >> \(marks)", extra: #", "waitFor": {"phases": ["during"]}"#)))
+            let runId = try #require(try posted.json()["runId"]?.stringValue)
+            #expect(await eventually(within: 10) { setup.harness.lines("marks") == ["start"] })
+            // A short outage, well inside the lease: JetStream keeps the stream on disk.
+            setup.nats.stop()
+            try await Task.sleep(for: .milliseconds(300))
+            try setup.nats.start()
+            #expect(await eventually(within: 30) { (try? await setup.server.json("/runs/\(runId)"))?["status"] != "running" })
+            let run = try await setup.server.json("/runs/\(runId)")
+            #expect(run["status"] == "succeeded", "\(run) \(setup.workers[0].log)")
+            #expect(setup.harness.lines("marks") == ["start", "end", "after"])
+        }
+    }
+
+    @Test func aRestartedPlanterKeepsWhatEndedOnWorkersAndStopsWhatStillRuns() async throws {
+        try await withPool(remote: "{pool: builders, scheduleTimeout: 10s, lease: 3s}") { setup in
+            let marks = setup.harness.path("marks"), pidFile = setup.harness.path("slow.pid"), first = setup.harness.path("first")
+            let slow = "if [ -f \(first) ]; then echo slow-again >> \(marks); else touch \(first); echo $$ > \(pidFile); "
+                + "echo slow-start >> \(marks); sleep 30; fi"
+            let posted = try await setup.server.post("/plan", manifest(
+                buildPhase("quick", "sleep 1; echo quick >> \(marks)"), buildPhase("slow", slow),
+                buildPhase("after", "echo after >> \(marks)", extra: #", "waitFor": {"phases": ["quick"]}"#)))
+            let runId = try #require(try posted.json()["runId"]?.stringValue)
+            #expect(await eventually(within: 10) { setup.harness.lines("marks").contains("slow-start") })
+            setup.server.kill()
+            // quick ends on its worker while no Planter listens; slow goes on.
+            #expect(await eventually(within: 10) { setup.harness.lines("marks").contains("quick") })
+            let slowPid = try #require(Int32((try String(contentsOfFile: pidFile, encoding: .utf8)).filter(\.isNumber)))
+            #expect(!isGone(slowPid))
+            let again = try await setup.harness.start(environment: ["NATS_URL": setup.nats.natsURL],
+                                                      arguments: ["--config", setup.harness.path("server.yaml"), "--parallel", "4"])
+            // Before serving, the restart had the workers stop what the run left there.
+            #expect(isGone(slowPid), "the old attempt of slow was cancelled on its worker")
+            let run = try await again.json("/runs/\(runId)")
+            #expect(run["status"] == "interrupted", "\(run)")
+            let quick = run["phases"]?.arrayValue?.first { $0["id"] == "quick" }
+            #expect(quick?["status"] == "succeeded", "\(quick ?? .null)")
+            #expect(quick?["message"]?.stringValue?.contains("while Planter was down") == true)
+            let resumed = try await again.post("/apply?wait=true")
+            let result = try resumed.json()["result"]
+            #expect(result?["status"] == "succeeded", "\(resumed)")
+            #expect(result?.statuses["quick"] == "skipped", "what ended on a worker while Planter was down is not run again")
+            #expect(setup.harness.lines("marks").filter { $0 == "quick" }.count == 1)
+            #expect(setup.harness.lines("marks").filter { $0 == "after" }.count == 1)
+            #expect(setup.harness.lines("marks").contains("slow-again"))
         }
     }
 }

@@ -184,8 +184,9 @@ import Glibc
         let start = ContinuousClock.now
         let run = try Fixture.run(["script": .string("sleep 300 & echo $! > \(pidFile); wait")]) { context in
             DispatchQueue.global().async {
-                // Cancel once the script has started its background job (the pid is written after).
-                while access(pidFile, F_OK) != 0 && ContinuousClock.now - start < .seconds(30) { usleep(2_000) }
+                // Cancel once the script has written its background job's pid (the file exists, empty,
+                // a moment before: the shell makes it for the redirection, then echo writes).
+                while dir.readPid("pid") == nil && ContinuousClock.now - start < .seconds(30) { usleep(2_000) }
                 context.cancel()
             }
         }

@@ -134,8 +134,10 @@ public enum ManifestDecoder {
         if let run = spec.extensions["x-run"], run.objectValue == nil, !run.isNull {
             problems.error(JSONPointer.append(path, "x-run"), "x-run (the executor payload) must be an object, got \(run.typeName)")
         }
-        if let timeout = spec.extensions["x-timeout"], !timeout.isNull {
-            _ = FieldReader.duration(timeout, JSONPointer.append(path, "x-timeout"), &problems, what: "x-timeout")
+        for key in ["x-timeout", "x-scheduleTimeout"] {
+            if let timeout = spec.extensions[key], !timeout.isNull {
+                _ = FieldReader.duration(timeout, JSONPointer.append(path, key), &problems, what: key)
+            }
         }
         reader.finish(&problems, known: specFields)
         return spec

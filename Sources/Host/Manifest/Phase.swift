@@ -59,6 +59,8 @@ public struct PhaseSpec: Sendable, Equatable {
 
     /// The time limit of one attempt (`x-timeout`); validation guarantees it parses.
     public var executionTimeout: PlanDuration? { extensions["x-timeout"].flatMap(PlanDuration.init(json:)) }
+    /// How long the phase may wait for a worker of its pool (remote executors), apart from `x-timeout`.
+    public var scheduleTimeout: PlanDuration? { extensions["x-scheduleTimeout"].flatMap(PlanDuration.init(json:)) }
 
     public var labels: Labels { selector?.matchLabels ?? Labels() }
 }

@@ -347,13 +347,14 @@ final class RunEngine: @unchecked Sendable {
         return true
     }
 
-    /// Cancels the whole run (user request, shutdown).
-    func cancel(reason: String) {
+    /// Cancels the whole run (user request, shutdown); with `killingRunning` false, running
+    /// attempts finish and are recorded (a Planter that lost its lease).
+    func cancel(reason: String, killingRunning: Bool = true) {
         guard !finished else { return }
         cancelledByUser = true
         stopping = true
         while let waiting = ready.pop() { records[waiting].status = .pending }
-        for (_, call) in calls { call.cancel(reason: reason) }
+        if killingRunning { for (_, call) in calls { call.cancel(reason: reason) } }
         checkDone()
     }
 

@@ -19,6 +19,9 @@ public struct RunOptions: Sendable {
     public var owner: String?
     /// Slots shared with other runs (other namespaces'), taken before each attempt; nil: only `parallel` limits.
     public var capacity: (pool: CapacityPool, lane: String)?
+    /// Asked before each attempt starts; while it says no, ready phases wait (a Planter that
+    /// cannot renew its lease starts no new phase; running ones finish). Nil: always yes.
+    public var mayStartPhase: (@Sendable () -> Bool)?
     /// Random numbers in 0..<1 for backoff jitter; replaceable so tests are exact.
     public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
 

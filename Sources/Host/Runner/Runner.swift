@@ -39,8 +39,8 @@ public final class Runner: Sendable {
 
     /// Cancels running phases (their process groups are killed by the executors) and
     /// skips what has not started. Safe from any thread, at any time.
-    public func cancel(reason: String = "run cancelled") {
-        engine.monitor.withLock { engine.cancel(reason: reason) }
+    public func cancel(reason: String = "run cancelled", killingRunning: Bool = true) {
+        engine.monitor.withLock { engine.cancel(reason: reason, killingRunning: killingRunning) }
     }
 
     /// Pauses the run: no phase starts until `resume`; running ones finish. False when it was
@@ -61,6 +61,12 @@ public final class Runner: Sendable {
         var holding = false
         engine.monitor.lock()
         while !engine.finished {
+            if let gate = engine.options.mayStartPhase, !engine.stopping, !engine.ready.isEmpty, !gate() {
+                if holding { capacity?.pool.release() }
+                holding = false
+                engine.workAvailable.wait(untilMonotonic: Monitor.monotonicNow() + 50_000_000)
+                continue
+            }
             // A shared slot first (other runs may hold them all), outside the run's lock.
             if let capacity, !holding, !engine.stopping, !engine.paused, !engine.ready.isEmpty {
                 engine.monitor.unlock()

@@ -5,8 +5,8 @@ import PlanterStore
 /// What the service reads back from the history store: an interrupted run's progress after a
 /// crash, and the answers of `GET /runs`, `/runs/{id}`, `/plans` and a phase's history.
 extension PlanterService {
-    static func unreadable(_ error: SQLiteError) -> ServiceError {
-        .unavailable("the history database cannot be read: \(error)")
+    static func unreadable(_ error: any Error) -> ServiceError {
+        .unavailable("the history cannot be read: \(error)")
     }
 
     /// After a crash: the state file holds the run as it was when it started; the history has
@@ -15,7 +15,7 @@ extension PlanterService {
         guard let history, var entry = state.run(runId) else { return }
         let progress: (attempts: [AttemptRow], results: [PhaseResultRow])
         do {
-            progress = try await history.store.progress(ofRun: runId)
+            progress = try await history.reads.progress(ofRun: runId)
         } catch {
             warnings.append("cannot read the progress of interrupted run \(runId) from the history (\(error)): "
                 + "its phases read as they were when it started")
@@ -57,7 +57,11 @@ extension PlanterService {
         guard let history, configuration.retention != Retention() else { return nil }
         let retention = configuration.retention
         do {
-            let pruned = try await history.store.prune(retention, now: Timestamp.now().nanoseconds)
+            var pruned = try await history.store.prune(retention, now: Timestamp.now().nanoseconds)
+            if let replica = history.replica, replica.problem == nil {
+                let shared = try await replica.prune(retention, now: Timestamp.now().nanoseconds)
+                pruned = (max(pruned.runs, shared.runs), max(pruned.plans, shared.plans))
+            }
             guard pruned.runs + pruned.plans > 0 else { return nil }
             return "history: pruned \(pruned.runs) runs and \(pruned.plans) plan revisions (keeping "
                 + [retention.runs.map { "the newest \($0) runs" }, retention.days.map { "\($0) days" }].compactMap { $0 }
@@ -71,7 +75,7 @@ extension PlanterService {
     public func runsAnswer(_ request: PageRequest, planId: String? = nil) async throws(ServiceError) -> JSON {
         guard let history else { return runsAnswer() }
         let page: Page<[UInt8]>
-        do { page = try await history.store.runs(planId: planId, request) } catch { throw Self.unreadable(error) }
+        do { page = try await history.reads.runs(planId: planId, request) } catch { throw Self.unreadable(error) }
         let live = active.map { $0.entry($0.runner.snapshot()) }
         let runs = page.rows.reversed().map { row -> JSON in
             let listed = (try? JSONParser.parse(row.row)) ?? .null
@@ -93,7 +97,7 @@ extension PlanterService {
         }
         if let history {
             let stored: [UInt8]?
-            do { stored = try await history.store.run(runId) } catch { throw Self.unreadable(error) }
+            do { stored = try await history.reads.run(runId) } catch { throw Self.unreadable(error) }
             if let stored, let json = try? JSONParser.parse(stored) { return json }
         }
         guard let entry = state.run(runId) else { throw .notFound("no run \(runId)") }
@@ -107,7 +111,7 @@ extension PlanterService {
                     "more": false]
         }
         let page: Page<PlanSummary>
-        do { page = try await history.store.plans(request) } catch { throw Self.unreadable(error) }
+        do { page = try await history.reads.plans(request) } catch { throw Self.unreadable(error) }
         let applied = state.current?.planId
         let plans = page.rows.reversed().map { row -> JSON in
             ["planId": .string(row.row.planId), "submittedAt": .string(Timestamp(nanoseconds: row.row.submittedAt).iso8601),
@@ -125,7 +129,7 @@ extension PlanterService {
     public func planAnswer(_ planId: String) async throws(ServiceError) -> JSON {
         if let history {
             let row: PlanRow?
-            do { row = try await history.store.plan(planId) } catch { throw Self.unreadable(error) }
+            do { row = try await history.reads.plan(planId) } catch { throw Self.unreadable(error) }
             if let row, let phases = try? JSONParser.parse(row.manifest) {
                 return ["planId": .string(row.planId), "submittedAt": .string(Timestamp(nanoseconds: row.submittedAt).iso8601),
                         "phaseCount": .int(row.phaseCount), "applied": .bool(row.planId == state.current?.planId),
@@ -142,7 +146,7 @@ extension PlanterService {
     func phaseEvents(_ id: String, limit: Int) async throws(ServiceError) -> [JSON] {
         guard let history else { return eventLog.query(EventFilter(phaseId: id, limit: limit)).map(\.json) }
         let page: Page<EventRow>
-        do { page = try await history.store.events(EventQuery(phaseId: id, page: PageRequest(limit: limit))) } catch {
+        do { page = try await history.reads.events(EventQuery(phaseId: id, page: PageRequest(limit: limit))) } catch {
             throw Self.unreadable(error)
         }
         return page.rows.map { (try? JSONParser.parse($0.row.body)) ?? .null }
@@ -152,7 +156,7 @@ extension PlanterService {
     func phaseHistory(_ phaseId: String, limit: Int) async throws(ServiceError) -> JSON {
         guard let history else { return .array([]) }
         let page: Page<PhaseHistoryEntry>
-        do { page = try await history.store.phaseHistory(phaseId, PageRequest(limit: limit)) } catch { throw Self.unreadable(error) }
+        do { page = try await history.reads.phaseHistory(phaseId, PageRequest(limit: limit)) } catch { throw Self.unreadable(error) }
         return .array(page.rows.reversed().map { _, entry in
             var object: JSONObject = ["runId": .string(entry.runId)]
             if let result = entry.result {

@@ -1,3 +1,4 @@
+import ExecutorRuntime
 import Foundation
 import PlanterCore
 import PlanterJSON
@@ -20,10 +21,13 @@ extension PlanterService {
 
     /// Kills what run `runId` left running, logs each kill, then marks the run (and its
     /// phases that had not ended) interrupted in the history.
-    func recoverInterruptedRun(_ runId: String, _ warnings: inout [String]) {
+    /// `remote`: results of attempts that ran on workers and ended while Planter was down;
+    /// `processOwner`: the instance token of the Planter whose run it was (a lease takeover), else ours.
+    func recoverInterruptedRun(_ runId: String, remote: [String: ExecuteResult] = [:], _ warnings: inout [String],
+                               owner processOwner: String? = nil) {
         let entry = state.run(runId)
         var killedAttempts: [String: String] = [:]  // phase id → attempt, from the processes killed
-        if let owner {
+        if let owner = processOwner ?? owner {
             // An attempt the saved run records as ended had its process group killed when it
             // ended; what is left of it left that group on purpose (a daemon): spared.
             var ended = Set<String>()
@@ -41,6 +45,10 @@ extension PlanterService {
             }
         }
         guard var entry else { return }
+        for (phaseId, result) in remote where Self.adopt(result, of: phaseId, into: &entry) {
+            warnings.append("phase \(phaseId) of interrupted run \(runId) \(result.status.rawValue) on worker \(result.worker ?? "?") "
+                + "while Planter was down: its result is kept")
+        }
         Self.markInterrupted(&entry, at: .now(), killed: killedAttempts)
         state.record(entry)
         history?.record(run: entry)
@@ -50,6 +58,29 @@ extension PlanterService {
             state.phaseStates[phase.id] = PhaseState(status: phase.status, runId: runId, message: phase.message,
                                                      updatedAt: phase.endedAt)
         }
+    }
+
+    /// A worker's result for the phase's running attempt (succeeded or failed; a cancelled one
+    /// is what the restart stopped, and reads interrupted). True when it was taken.
+    static func adopt(_ result: ExecuteResult, of phaseId: String, into entry: inout RunEntry) -> Bool {
+        guard result.status == .succeeded || result.status == .failed,
+            let index = entry.result.phases.firstIndex(where: { $0.id == phaseId }),
+            let last = entry.result.phases[index].attempts.indices.last,
+            entry.result.phases[index].attempts[last].status == .running
+        else { return false }
+        let status: PhaseStatus = result.status == .succeeded ? .succeeded : .failed
+        let message = "ended on worker \(result.worker ?? "?") while Planter was down" + (result.message.isEmpty ? "" : ": \(result.message)")
+        var phase = entry.result.phases[index]
+        phase.attempts[last].status = status
+        phase.attempts[last].endedAt = .now()
+        phase.attempts[last].exitCode = result.exitCode
+        phase.attempts[last].message = message
+        phase.attempts[last].worker = result.worker
+        phase.status = status
+        phase.message = message
+        if status == .succeeded { phase.outputs = result.outputs }
+        entry.result.phases[index] = phase
+        return true
     }
 
     /// State files of earlier versions kept an interrupted run `running`, flagged `interrupted`.
@@ -93,5 +124,37 @@ extension PlanterService {
             }
             entry.result.phases[index] = phase
         }
+    }
+
+    /// This Planter took the namespace's lease: the state the last holder kept in Redis
+    /// replaces ours (and our state file), and a run it left in flight is recovered as after a
+    /// crash (its leftovers, tagged with the holder's instance token, killed when they run on
+    /// this machine) and resumed. Returns warnings for the log.
+    public func takeOver(state document: [UInt8], previousOwner: String) async -> [String] {
+        var warnings: [String] = []
+        guard active == nil else { return warnings }
+        do {
+            try StateFile.writeAtomically(document, to: stateFile.path)
+        } catch {
+            return ["cannot take over the namespace's state from Redis: \(error)"]
+        }
+        guard case .loaded(let loaded) = stateFile.load() else {
+            return ["the namespace's state in Redis cannot be read; keeping none"]
+        }
+        state = loaded
+        if let runId = state.inFlightRunId {
+            await mergeStoredProgress(of: runId, &warnings)
+            let remote = await configuration.recoverRemoteAttempts?(runId) ?? [:]
+            recoverInterruptedRun(runId, remote: remote, &warnings, owner: previousOwner)
+            state.inFlightRunId = nil
+            trySave(&warnings)
+            do {
+                _ = try await apply(wait: false, triggeredBy: "takeover")
+                warnings.append("took over the namespace's lease: resuming interrupted run \(runId)")
+            } catch {
+                warnings.append("took over the namespace's lease; interrupted run \(runId) cannot resume: \(error)")
+            }
+        }
+        return warnings
     }
 }

@@ -32,6 +32,11 @@ extension PlanterService {
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
         options.capacity = configuration.capacity
+        if let lease = configuration.lease {
+            // With a lease, the run's start (its state, in flight) reaches Redis before its first phase.
+            let replica = history?.replica
+            options.mayStartPhase = { lease.mayStartPhases && replica?.stateIsWritten != false }
+        }
         // With a history, events reach the EventLog once committed (History forwards them).
         let runner = Runner(plan: plan, options: options, sinks: [logSink] + extraSinks)
         let runId = options.runId
@@ -69,7 +74,7 @@ extension PlanterService {
         state.record(entry)
         history?.record(run: entry)
         // Committed before a waiter's answer (or the next request) can report the run ended.
-        await history?.store.flush()
+        await history?.flush()
         state.inFlightRunId = nil
         active = nil
         saveLogged()
@@ -114,6 +119,7 @@ extension PlanterService {
     /// POST /phases/:id/run: that phase alone, or with everything that waits on it.
     public func rerun(_ id: String, withDependents: Bool, wait: Bool, triggeredBy: String? = nil) async throws(ServiceError) -> JSON {
         guard accepting else { throw .unavailable("Planter is shutting down") }
+        try checkLease()
         if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
         guard let current = state.current else { throw .notFound("no plan has been applied") }
         let plan: Plan
@@ -131,6 +137,14 @@ extension PlanterService {
 
     /// POST /runs/:id/cancel. `id` is the active run's id (cancels it), or the plan id of a
     /// queued plan (a queued plan has no run yet: it is taken off the queue).
+    /// The lease is lost for good: nothing more of the run starts here (the next holder resumes
+    /// it); attempts running now finish and are recorded.
+    public func abandonActiveRun(reason: String) -> String? {
+        guard let active else { return nil }
+        active.runner.cancel(reason: reason, killingRunning: false)
+        return active.runId
+    }
+
     public func cancel(runOrQueuedPlan id: String) throws(ServiceError) -> JSON {
         if let active, active.runId == id {
             active.runner.cancel(reason: "cancelled through the API")

@@ -94,7 +94,8 @@ public actor PlanterService {
             }
             if let runId = state.inFlightRunId {
                 await mergeStoredProgress(of: runId, &warnings)
-                recoverInterruptedRun(runId, &warnings)
+                let remote = await configuration.recoverRemoteAttempts?(runId) ?? [:]
+                recoverInterruptedRun(runId, remote: remote, &warnings)
                 warnings.append("run \(runId) was interrupted when Planter stopped; POST /apply or a new plan resumes it")
                 state.inFlightRunId = nil
                 trySave(&warnings)
@@ -125,6 +126,20 @@ public actor PlanterService {
     public func save() throws {
         mergeActiveProgress()
         try stateFile.save(state)
+        // The lease's holder keeps the state in Redis too: a standby takes over from it.
+        if configuration.lease != nil, let replica = history?.replica, let owner {
+            var writer = JSONWriter(capacity: 1 << 16)
+            writer.write(state.json)
+            replica.saveState(writer.bytes, owner: owner)
+        }
+    }
+
+    /// A standby runs nothing: plans go to the lease's holder.
+    func checkLease() throws(ServiceError) {
+        if let lease = configuration.lease, !lease.mayStartPhases {
+            throw .unavailable("this Planter is a standby: another Planter holds the namespace's lease and runs its plans; "
+                + "this one takes over if that one stops renewing it")
+        }
     }
 
     func trySave(_ warnings: inout [String]) {
@@ -170,6 +185,7 @@ public actor PlanterService {
         if options.dryRun {
             return dryRunAnswer(plan, diff: diff, force: options.force)
         }
+        try checkLease()
         let stored = StoredPlan(manifest: plan.manifest)
         if options.stage {
             state.staged = stored
@@ -194,6 +210,7 @@ public actor PlanterService {
     /// POST /apply: runs the staged plan; with nothing staged, resumes an interrupted run.
     public func apply(wait: Bool, triggeredBy: String? = nil) async throws(ServiceError) -> JSON {
         guard accepting else { throw .unavailable("Planter is shutting down") }
+        try checkLease()
         if let active { throw .conflict("run \(active.runId) is in progress", runId: active.runId) }
         if let staged = state.staged {
             let plan: Plan
@@ -282,7 +299,7 @@ public actor PlanterService {
             while self.active != nil { await Task.yield() }
         }
         let saveError = saveLogged()
-        await history?.store.flush()
+        await history?.flush()
         if configuration.closesExecutors { await Self.close(setup.registry) }
         return saveError
     }

@@ -1,3 +1,4 @@
+import ExecutorRuntime
 import PlanterCore
 import PlanterStore
 
@@ -34,11 +35,23 @@ public struct ServiceConfiguration: Sendable {
     public var capacity: (pool: CapacityPool, lane: String)?
     /// The executors this service's plans may use (a namespace's `executors`); nil: any.
     public var allowedExecutors: Set<String>?
+    /// Several Planters share the namespace (Redis): only the lease's holder runs its plans.
+    public var lease: (any ServiceLease)?
     /// Runs are mirrored on sessions (NATS configured): every run gets a session id, and this is
     /// called as a run starts, before its first event, to bind and announce it. Nil: no sessions.
     public var runStarting: (@Sendable (RunStart) -> Void)?
+    /// Attempts of an interrupted run that ran elsewhere (worker pools): called at start-up,
+    /// before the run can resume, to cancel what still runs there and to return the results of
+    /// those that ended meanwhile (phase id → result). Nil: every attempt ran in this process.
+    public var recoverRemoteAttempts: (@Sendable (String) async -> [String: ExecuteResult])?
 
     public init() {}
+}
+
+/// The right to run a namespace's plans, held by one Planter at a time (RedisLease).
+public protocol ServiceLease: Sendable {
+    /// Held, and renewed recently enough to start a phase.
+    var mayStartPhases: Bool { get }
 }
 
 public struct SubmitOptions: Sendable {

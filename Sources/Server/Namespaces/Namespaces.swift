@@ -3,6 +3,7 @@ import Logging
 import PlanterDeployment
 import PlanterHost
 import PlanterJSON
+import PlanterRedis
 
 /// Every namespace's PlanterService, by name: one applied and staged plan, run history, state
 /// file and one-run-at-a-time rule each, sharing the deployment (executors, plugins). `default`
@@ -22,6 +23,14 @@ actor Namespaces {
         let capacity: CapacityPool
         /// The NATS session interface: every run is mirrored on a session (nil: no NATS).
         let sessions: SessionBridge?
+        /// REDIS_URL: each namespace's history is also (and first of all) in Redis.
+        var redis: RedisURL? = nil
+        /// This process's name in Redis (its writes' dedup key), unique per start.
+        var writerId = String(UInt64.random(in: 1...UInt64.max), radix: 36)
+        /// PLANTER_LEASE_TTL: Planters on one Redis take turns: one holds each namespace's lease and runs its plans.
+        var leaseTTL: Duration? = nil
+        /// PLANTER_HISTORY=off: no history store (runs and events in memory only; the benchmarks' baseline).
+        var keepsHistory = true
 
         /// `$PLANTER_ROOT/namespaces`, the folder of every namespace but `default`.
         var folder: String { (root as NSString).appendingPathComponent("namespaces") }
@@ -44,23 +53,48 @@ actor Namespaces {
             if let sessions {
                 configuration.runStarting = sessions.runStarting(namespace: name)
                 sinks.append(sessions.mirror(namespace: name))
+                configuration.recoverRemoteAttempts = sessions.recoverRemoteAttempts
             }
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()
-            let history: History
-            switch await History.open(path: History.path(root: root), eventLog: eventLog) {
-            case .success(let (opened, warning)):
-                history = opened
-                if let warning { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
-            case .failure(let error):
-                throw .history(error.description)
+            var history: History?
+            let replica = keepsHistory ? await openRedis(name) : nil
+            var takeover: LeaseTakeover?
+            if let redis, let leaseTTL, let replica {
+                let joined = LeaseTakeover(replica: replica, namespace: name, logger: logger)
+                configuration.lease = RedisLease(url: redis, namespace: name, owner: writerId, ttl: leaseTTL) { joined.changed($0) }
+                takeover = joined
+            }
+            if keepsHistory {
+                switch await History.open(path: History.path(root: root), eventLog: eventLog, replica: replica) {
+                case .success(let (opened, warning)):
+                    history = opened
+                    if let warning { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
+                case .failure(let error):
+                    throw .history(error.description)
+                }
             }
             let service = PlanterService(setup: setup, configuration: configuration, stateFile: stateFile, eventLog: eventLog,
                                          history: history, sinks: sinks)
             for warning in await service.start() { logger.warning("\(warning)", metadata: ["namespace": "\(name)"]) }
+            takeover?.attach(service)
             if let pruned = await service.pruneHistory() { logger.info("\(pruned)", metadata: ["namespace": "\(name)"]) }
-            logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.store.path)"])
+            logger.info("namespace opened", metadata: ["namespace": "\(name)", "state": "\(stateFile.path)", "history": "\(history.map { $0.replica?.location ?? $0.store.path } ?? "off")"])
             return service
+        }
+
+        /// The namespace's history in Redis, when REDIS_URL is set. Redis down is no reason not to
+        /// start: the history then runs on the embedded store and the writes wait for Redis.
+        func openRedis(_ name: String) async -> RedisHistory? {
+            guard let redis else { return nil }
+            let history = RedisHistory(url: redis, namespace: name, writerId: writerId)
+            if let problem = await history.ping() {
+                logger.warning("Redis is unreachable: the history runs on the embedded store until it is back",
+                               metadata: ["namespace": "\(name)", "redis": "\(redis)", "reason": "\(problem)"])
+            } else if name == NamespaceName.default, let warning = await history.evictionWarning() {
+                logger.warning("\(warning)")
+            }
+            return history
         }
 
         /// The executors the namespace may use (the deployment's `namespaces.<name>.executors`); nil: any.
@@ -85,7 +119,13 @@ actor Namespaces {
     /// Opens `default` and every namespace already on disk.
     static func open(_ factory: Factory) async throws(PlanterServer.StartupError) -> Namespaces {
         var services = [NamespaceName.default: try await factory.open(NamespaceName.default)]
-        for name in factory.existing() { services[name] = try await factory.open(name) }
+        var names = factory.existing()
+        if let redis = factory.redis, factory.leaseTTL != nil {
+            // Those other Planters made: this one watches their leases, to take over.
+            let shared = await RedisHistory.namespaces(url: redis).filter { NamespaceName.problem(Substring($0)) == nil }
+            names = Array(Set(names).union(shared).subtracting([NamespaceName.default])).sorted()
+        }
+        for name in names { services[name] = try await factory.open(name) }
         return Namespaces(factory: factory, services: services)
     }
 
@@ -140,6 +180,8 @@ actor Namespaces {
             }
             return failures
         }
+        // Leases given up: a standby takes over without waiting for the TTL.
+        for (_, service) in all { await (service.configuration.lease as? RedisLease)?.release() }
         await PlanterService.close(factory.setup.registry)
         return failures
     }

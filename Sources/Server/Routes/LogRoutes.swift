@@ -42,8 +42,8 @@ enum LogRoutes {
                                since: parsed.filter.since?.nanoseconds, page: parsed.page)
         query.page.limit = parsed.filter.limit ?? defaultLimit
         let page: Page<EventRow>
-        do { page = try await history.store.events(query) } catch {
-            throw APIError.unavailable("the history database cannot be read: \(error)")
+        do { page = try await history.reads.events(query) } catch {
+            throw APIError.unavailable("the history cannot be read: \(error)")
         }
         var writer = JSONWriter(capacity: 256 + page.rows.reduce(0) { $0 + $1.row.body.count + 16 })
         writer.beginObject()

@@ -121,6 +121,20 @@ enum SystemRoutes {
             } else {
                 check("history", true, "the history store takes writes")
             }
+            if let replica = history.replica {
+                // Not fatal: a lone Planter keeps running on the embedded store while Redis is away.
+                if let problem = replica.problem {
+                    check("redis", false, "Redis (\(replica.location)) is down or behind: \(problem); the history runs on the "
+                          + "embedded store and the writes wait for Redis", fatal: false)
+                } else {
+                    check("redis", true, "Redis (\(replica.location)) takes the history", fatal: false)
+                }
+            }
+        }
+        if let lease = await service.configuration.lease {
+            // Not fatal: a standby serves reads and is ready to take over.
+            check("lease", lease.mayStartPhases, lease.mayStartPhases ? "this Planter holds the namespace's lease and runs its plans"
+                  : "standby: another Planter holds the namespace's lease (or it is not renewed): no phase starts here", fatal: false)
         }
         if let sessions = environment.sessions {
             // Plans over HTTP still run while NATS is away; only the sessions wait for it.

@@ -1,3 +1,4 @@
+import ExecutorRuntime
 import Logging
 import PlanterCore
 import PlanterDeployment
@@ -35,6 +36,16 @@ final class SessionBridge: Service, Sendable {
             let made = try RemoteDispatcher(connection: connection) { line in logger.warning("\(line)") }
             current = made
             return made
+        }
+    }
+
+    /// For a restart: what an interrupted run left on workers (nil without a remote executor).
+    var recoverRemoteAttempts: (@Sendable (String) async -> [String: ExecuteResult])? {
+        guard let dispatcher = remote.withLock({ $0 }) else { return nil }
+        return { runId in
+            await withCheckedContinuation { continuation in
+                startThread(name: "planter-recover") { continuation.resume(returning: dispatcher.recover(runId: runId)) }
+            }
         }
     }
 
@@ -192,11 +203,14 @@ final class SessionBridge: Service, Sendable {
         table.put(key, SessionTable.Record(origin: requested ? .nats : .planter, runId: start.runId, planId: start.planId,
                                            status: "running", manifest: start.manifest))
         guard !requested else { return }
-        var message = SessionMessages.start(manifest: start.manifest.canonicalJSON, dryRun: false, runId: start.runId, planId: start.planId)
         let limit = connection.maxPayload
-        if message.count > limit {
+        // A phase takes at least ~100 bytes: a plan that cannot fit is not encoded at all.
+        var message = start.manifest.phases.count * 100 > limit ? []
+            : SessionMessages.start(manifest: start.manifest.canonicalJSON, dryRun: false, runId: start.runId, planId: start.planId)
+        if message.isEmpty || message.count > limit {
+            let size = message.isEmpty ? "of \(start.manifest.phases.count) phases" : "(\(message.count) bytes)"
             message = SessionMessages.start(manifest: nil, dryRun: false, runId: start.runId, planId: start.planId,
-                                            omitted: "the manifest (\(message.count) bytes) is larger than the NATS server's "
+                                            omitted: "the manifest \(size) is larger than the NATS server's "
                                                 + "max_payload (\(limit) bytes); GET /plans/\(start.planId) has it")
         }
         publish(subjects.subject(namespace, start.sessionId, .start), message, headers: [NATSMessage.originHeader: origin])
