@@ -11,13 +11,15 @@ ROOT         ?= $(CURDIR)/.planter
 # C libraries (SQLite for the history store; hiredis, nats.c, libffi for the Redis/NATS/native executors), compilers for
 # the ABI header test, and the tools the test suite drives (nats-server for the NATS tests, python3 for the python plugin
 # and subprocess executors, runc and busybox-static for real containers), python3-venv for
-# the schemathesis API checks, python3-yaml to read back the CLI's -o yaml.
-DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml redis-server
+# the schemathesis API checks, python3-yaml to read back the CLI's -o yaml, graphviz (dot lays out the dashboard's
+# graph), chromium and chromium-driver for the dashboard's browser tests.
+DEB_PACKAGES := libsqlite3-dev libhiredis-dev libnats-dev libffi-dev gcc g++ python3 runc busybox-static python3-venv nats-server python3-yaml redis-server \
+                graphviz chromium chromium-driver
 BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 
 .PHONY: all build release run run-plan test bench deps bench-deps install install-swift-runtime rootfs clean
 .PHONY: fuzz fuzz-libfuzzer fuzz-smoke
-.PHONY: schemathesis schemathesis-venv fuzz-api
+.PHONY: schemathesis schemathesis-venv fuzz-api ui-test ui-venv
 .PHONY: test-deploy deploy-venv test-image install-bad-build
 
 # schemathesis (PyPI) in a virtual environment inside the checkout; the stamp names the pinned
@@ -25,6 +27,9 @@ BENCH_PACKAGES := hyperfine ninja-build time wrk nginx-light
 VENV                 ?= $(CURDIR)/.venv
 SCHEMATHESIS_VERSION := 4.32.5
 SCHEMATHESIS_STAMP   := $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
+# selenium (PyPI) drives Debian's headless chromium through chromium-driver for the dashboard tests.
+SELENIUM_VERSION     := 4.51.0
+SELENIUM_STAMP       := $(VENV)/.selenium-$(SELENIUM_VERSION)
 # Examples per operation: few in make test (a couple of minutes), many in make fuzz-api.
 API_EXAMPLES         ?= 15
 API_FUZZ_EXAMPLES    ?= 400
@@ -58,6 +63,7 @@ test: deps
 	$(SWIFT) test --skip-build --no-parallel
 	$(MAKE) test-deploy
 	$(MAKE) schemathesis
+	$(MAKE) ui-test
 	$(MAKE) fuzz-smoke
 
 # libFuzzer over the JSON parser, the manifest decoder + validator (JSON and YAML) and the
@@ -116,6 +122,18 @@ $(SCHEMATHESIS_STAMP):
 	touch $@
 
 schemathesis-venv: deps $(SCHEMATHESIS_STAMP)
+
+$(SELENIUM_STAMP):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check selenium==$(SELENIUM_VERSION)
+	touch $@
+
+ui-venv: deps $(SELENIUM_STAMP)
+
+# The dashboard in headless chromium against a real planter serve (Tests/UI/run).
+ui-test: ui-venv
+	test -x .build/debug/planter || $(SWIFT) build
+	$(VENV)/bin/python Tests/UI/run
 
 # The API against its OpenAPI document (Tests/API/run-schemathesis), bounded and with a fixed seed.
 schemathesis: schemathesis-venv

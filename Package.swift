@@ -117,7 +117,7 @@ let package = Package(
             name: "PlanterServer",
             dependencies: [
                 "PlanterHost", "PlanterDeployment", "PlanterDocument", "PlanterCore", "PlanterJSON", "PlanterStore", "PlanterMessaging",
-                "PlanterWorkers", "PlanterRedis",
+                "PlanterWorkers", "PlanterRedis", "ProcessSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -127,7 +127,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Sources/Server",
-            resources: [.copy("openapi.yaml")]
+            resources: [.copy("openapi.yaml"), .copy("Dashboard/Assets")]
         ),
         .target(name: "ExecutorContract", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"], path: "Sources/ExecutorContract"),
         .executableTarget(

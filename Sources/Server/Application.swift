@@ -104,6 +104,7 @@ public struct PlanterServer: Sendable {
         StatusRoutes.register(in: &table, environment)
         LogRoutes.register(in: &table, environment)
         SystemRoutes.register(in: &table, environment)
+        DashboardRoutes.register(in: &table, environment)
         environment.metrics.requests.setPatterns(table.patterns)
         return table
     }

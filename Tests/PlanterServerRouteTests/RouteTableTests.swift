@@ -59,10 +59,13 @@ import Testing
 
     @Test func unknownPathsAreJSON404s() async throws {
         try await withApplication { client in
-            for path in ["/nothing/here", "/", "/planz", "/runs/x/cancel/now", "/phases", "/Health", "/runs//cancel"] {
+            for path in ["/nothing/here", "/planz", "/runs/x/cancel/now", "/phases", "/Health", "/runs//cancel"] {
                 let reply = expectError(try await client.send(.get, path), 404, "notFound")
                 #expect(reply.errorMessage.contains(path), "\(path): \(reply)")
             }
+            // `/` is the way to the dashboard (issue 12).
+            let root = try await client.send(.get, "/")
+            #expect(root.status == 302 && root.header(.location) == "/ui/", "\(root)")
             // A trailing slash is the same path.
             #expect(try await client.send(.get, "/health/").status == 200)
             // An :id is percent-decoded before the service sees it.
@@ -79,9 +82,12 @@ import Testing
             #expect(try await client.send(.get, "/api/v1/state").status == 200)
             #expect(try await client.send(.get, "/api/v1/health/").status == 200)
 
-            for outside in ["/health", "/state", "/api/v1", "/api/v1/", "/api/v1x/health", "/api/health", "/v1/health"] {
+            for outside in ["/health", "/state", "/api/v1", "/api/v1x/health", "/api/health", "/v1/health", "/ui/"] {
                 expectError(try await client.send(.get, outside), 404, "notFound")
             }
+            // The prefix's own `/` leads to its dashboard.
+            let root = try await client.send(.get, "/api/v1/")
+            #expect(root.status == 302 && root.header(.location) == "/api/v1/ui/", "\(root)")
             // The method table holds under the prefix too.
             let wrong = expectError(try await client.send(.get, "/api/v1/plan"), 405, "methodNotAllowed")
             #expect(wrong.header(.allow) == "POST")

@@ -96,7 +96,7 @@ import Testing
             #expect(Set(operations.map(\.1)) == ["/plan", "/diff", "/apply", "/state", "/status", "/phases/{id}", "/phases/{id}/run", "/runs",
                                                   "/runs/{id}", "/runs/{id}/cancel", "/runs/{id}/pause", "/runs/{id}/resume", "/logs", "/health", "/ready", "/metrics",
                                                   "/STOP", "/RELOAD", "/openapi.yaml", "/plans", "/plans/{id}", "/namespaces", "/workers",
-                                                  "/namespaces/{namespace}/plan", "/namespaces/{namespace}/status"])
+                                                  "/namespaces/{namespace}/plan", "/namespaces/{namespace}/status", "/graph.svg"])
             for (method, template) in operations where template != "/STOP" {
                 let concrete = template.replacingOccurrences(of: "{id}", with: "x").replacingOccurrences(of: "{namespace}", with: "default")
                 let answer = try await server.request(.init(rawValue: method), concrete, body: method == "POST" ? "[]" : nil)
