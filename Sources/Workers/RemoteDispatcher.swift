@@ -17,7 +17,8 @@ public final class RemoteDispatcher: Sendable {
         case started(worker: String)
         case output(OutputChannel, String)
         case heartbeat
-        case result(ExecuteResult)
+        /// With the number of output events the worker sent for it.
+        case result(ExecuteResult, outputEvents: Int)
     }
 
     /// A worker as its presence messages describe it.
@@ -125,7 +126,7 @@ public final class RemoteDispatcher: Sendable {
                     var result = ExecuteResult.decode(json["result"] ?? .null, executor: "remote")
                     result.worker = json["worker"]?.stringValue
                     if let follower = followers.withLock({ $0[id] }) {
-                        follower.deliver(.result(result))
+                        follower.deliver(.result(result, outputEvents: json["outputEvents"]?.intValue ?? 0))
                     } else if let runId = json["runId"]?.stringValue, let phaseId = json["phaseId"]?.stringValue,
                         collect(runId: runId, phaseId: phaseId, attempt: json["attempt"]?.intValue ?? 0, result) {
                         log("collected the result of phase \(phaseId) of run \(runId) (\(result.status.rawValue) on \(result.worker ?? "?")), "

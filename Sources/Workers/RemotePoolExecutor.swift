@@ -51,7 +51,7 @@ public struct RemotePoolExecutor: Executor {
         while worker == nil {
             switch mailbox.next(until: scheduleDeadline, stop: stop) {
             case .started(let who)?: worker = who
-            case .result(var result)?:
+            case .result(var result, _)?:
                 result.worker = result.worker ?? "?"
                 return result
             case .output?, .heartbeat?: continue
@@ -66,14 +66,23 @@ public struct RemotePoolExecutor: Executor {
 
         // Running on `name`.
         var lastBeat = Monitor.monotonicNow()
+        var outputEvents = 0
         while true {
             switch mailbox.next(until: lastBeat + leaseMs * 1_000_000, stop: stop) {
-            case .result(var result)?:
+            case .result(var result, let sent)?:
                 result.worker = result.worker ?? name
+                // Output comes over core NATS, the result over JetStream: what is still on its way
+                // gets a moment (core NATS may have dropped some; the result does not wait for those).
+                let settle = Monitor.monotonicNow() + 1_000_000_000
+                while outputEvents < sent, let next = mailbox.next(until: settle, stop: { false }) {
+                    guard case .output(let stream, let text) = next else { continue }
+                    emit(text, stream, call)
+                    outputEvents += 1
+                }
                 return result
             case .output(let stream, let text)?:
-                var text = text
-                text.withUTF8 { call.output(stream, UnsafeRawBufferPointer($0)) }
+                emit(text, stream, call)
+                outputEvents += 1
                 lastBeat = Monitor.monotonicNow()
             case .heartbeat?, .started?:
                 lastBeat = Monitor.monotonicNow()
@@ -94,7 +103,7 @@ public struct RemotePoolExecutor: Executor {
         var confirmed = false
         while Monitor.monotonicNow() < deadline {
             if !confirmed { confirmed = dispatcher.requestCancel(dispatchId, reason: reason) }
-            if case .result(var result)? = mailbox.next(until: Monitor.monotonicNow() + 500_000_000, stop: { false }) {
+            if case .result(var result, _)? = mailbox.next(until: Monitor.monotonicNow() + 500_000_000, stop: { false }) {
                 result.worker = result.worker ?? worker
                 if result.status == .succeeded { return result }
                 result.status = .cancelled
@@ -104,6 +113,11 @@ public struct RemotePoolExecutor: Executor {
         var result = ExecuteResult(status: .cancelled, message: confirmed ? reason : "\(reason) (worker \(worker) did not confirm the cancel)")
         result.worker = worker
         return result
+    }
+
+    private func emit(_ text: String, _ stream: OutputChannel, _ call: CallContext) {
+        var text = text
+        text.withUTF8 { call.output(stream, UnsafeRawBufferPointer($0)) }
     }
 
     static func newDispatchId() -> String {

@@ -96,7 +96,10 @@ public enum WorkProtocol {
     }
 
     /// A dispatch's outcome, published durably by the worker that ran it.
-    public static func result(dispatchId: String, worker: String, request: ExecuteRequest?, _ result: ExecuteResult) -> [UInt8] {
+    /// `outputEvents`: how many output events the worker published for it (core NATS, another path than the
+    /// result's: Planter waits a moment for those that have not arrived yet).
+    public static func result(dispatchId: String, worker: String, request: ExecuteRequest?, _ result: ExecuteResult,
+                              outputEvents: Int = 0) -> [UInt8] {
         var outcome = JSONObject()
         outcome.appendUnchecked("status", .string(result.status.rawValue))
         if let code = result.exitCode { outcome.appendUnchecked("exitCode", .int(Int64(code))) }
@@ -104,7 +107,7 @@ public enum WorkProtocol {
         outcome.appendUnchecked("outputs", .object(result.outputs))
         if let output = result.output { outcome.appendUnchecked("output", .string(output)) }
         var object: JSONObject = ["protocol": .int(Int64(version)), "dispatchId": .string(dispatchId), "worker": .string(worker),
-                                  "result": .object(outcome)]
+                                  "result": .object(outcome), "outputEvents": .int(Int64(outputEvents))]
         // Which attempt it was: a Planter restarted since can still place it.
         if let request {
             object["runId"] = .string(request.runId)

@@ -140,8 +140,10 @@ public final class WorkerProgram: Sendable {
             if let id = refusal.dispatchId { publishResult(id, nil, .failed("worker \(options.id) refused the work item: \(refusal.message)")) }
             return
         }
+        let sent = OutputCount()
         let call = CallContext(output: { [self] stream, bytes in
             let text = String(decoding: bytes, as: UTF8.self)
+            sent.value.add(1, ordering: .relaxed)
             try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId), WorkProtocol.event(
                 "output", dispatchId: dispatch.dispatchId, worker: options.id,
                 extra: ["stream": stream == .stderr ? "stderr" : "stdout", "text": .string(masker(dispatch).mask(text))]))
@@ -155,7 +157,7 @@ public final class WorkerProgram: Sendable {
             startThread(name: "planter-worker-lease") { self.renewLease(item, dispatch, call, finished) }
             let result = execute(dispatch, call)
             finished.flag.store(true, ordering: .relaxed)
-            publishResult(dispatch.dispatchId, dispatch.request, result)
+            publishResult(dispatch.dispatchId, dispatch.request, result, outputEvents: sent.value.load(ordering: .relaxed))
             try? item.ack()
             running.withLock { _ = $0.removeValue(forKey: dispatch.dispatchId) }
             slots.deliver(true)
@@ -204,12 +206,15 @@ public final class WorkerProgram: Sendable {
         }
     }
 
+    /// How many output events a dispatch published (its result says, so Planter waits for them all).
+    final class OutputCount: Sendable { let value = Atomic<Int>(0) }
+
     /// Set once the attempt has ended (the lease stops being renewed).
     final class Finished: Sendable { let flag = Atomic<Bool>(false) }
 
     /// Durably, retried while NATS is away (for two leases at most: by then Planter has failed the attempt).
-    private func publishResult(_ dispatchId: String, _ request: ExecuteRequest?, _ result: ExecuteResult) {
-        let body = WorkProtocol.result(dispatchId: dispatchId, worker: options.id, request: request, result)
+    private func publishResult(_ dispatchId: String, _ request: ExecuteRequest?, _ result: ExecuteResult, outputEvents: Int = 0) {
+        let body = WorkProtocol.result(dispatchId: dispatchId, worker: options.id, request: request, result, outputEvents: outputEvents)
         let deadline = Monitor.monotonicNow() + 60_000_000_000
         while true {
             do {
