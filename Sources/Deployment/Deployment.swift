@@ -53,6 +53,8 @@ public struct ExecutorDefinition: Sendable {
     public var config: JSON = .object(JSONObject())
     /// Names of the deployment's secrets this executor receives.
     public var secrets: [String] = []
+    /// JSON pointer of `secrets` as the config spells it (keys match case-insensitively), for messages.
+    var secretsPath = ""
     /// JSON pointer of the definition in the config, for messages.
     public var path = ""
     /// A subprocess executor: the program (argv) to start, instead of a plugin (`plugin` is then empty).

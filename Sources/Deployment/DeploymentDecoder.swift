@@ -68,7 +68,7 @@ extension Deployment {
         let secretNames = Set(deployment.secrets.map(\.name))
         for executor in deployment.executors {
             for (index, name) in executor.secrets.enumerated() where !secretNames.contains(name) {
-                problems.error("\(executor.path)/secrets/\(index)", "unknown secret \"\(name)\" (declare it under secrets)")
+                problems.error("\(executor.secretsPath)/\(index)", "unknown secret \"\(name)\" (declare it under secrets)")
             }
         }
         return (deployment, problems)
@@ -194,6 +194,7 @@ extension Deployment {
             }
             if let (value, valuePath) = reader.take("secrets") {
                 definition.secrets = FieldReader.strings(value, valuePath, &problems, what: "secret name")
+                definition.secretsPath = valuePath
             }
             reader.finish(&problems, known: "name, plugin, command, isolation, env, startTimeout, session, remote, match, config, secrets",
                           severity: .error)

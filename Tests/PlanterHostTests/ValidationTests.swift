@@ -137,6 +137,15 @@ import Testing
         #expect(text.contains { $0.hasPrefix("/bogus: unknown field") })
     }
 
+    /// Keys match case-insensitively; a pointer must spell the key as the config does, or it names nothing
+    /// (found by the deployment fuzzer).
+    @Test func unknownSecretPointerSpellsTheKeyAsWritten() throws {
+        let json = try JSONParser.parse(#"{"executors":[{"name":"build","plugin":"shell","seCrets":["TOKEN","NOPE"]}],"secrets":{"TOKEN":{"env":"TOKEN"}}}"#)
+        let (_, problems) = Deployment.decode(json, source: "test")
+        let text = problems.all.map(\.description)
+        #expect(text.contains { $0.hasPrefix("/executors/0/seCrets/1: unknown secret \"NOPE\"") }, "\(text)")
+    }
+
     @Test func executorsServedOverNATSAreCheckedWithPointers() throws {
         let good = try JSONParser.parse(#"{"executors":[{"name":"rt","session":{"runtime":true,"ackTimeout":"5s"}},{"name":"gpu","remote":{"pool":"gpu-1","scheduleTimeout":"2m"}}]}"#)
         let (deployment, clean) = Deployment.decode(good, source: "test")
