@@ -6,10 +6,19 @@ import PlanterJSON
 /// `x-` keys are extensions, kept verbatim; other unknown keys become warnings.
 package struct ObjectReader {
     package let path: String
-    /// The fields by normalized name, in document order. A few per object, so a linear search
-    /// beats hashing; an index by name is built only for a large object (an API client may send
-    /// one with 100,000 keys).
-    private var fields: [(name: String, key: String, value: JSON, taken: Bool)] = []
+    /// The fields by normalized name, in document order: one allocation per object. A few per
+    /// object, so a linear search beats hashing; an index by name is built only for a large
+    /// object (an API client may send one with 100,000 keys).
+    private var fields: [Field] = []
+
+    /// A struct, not a tuple: reading one member of an array element then copies only that member
+    /// (with a tuple the optimizer copied the whole element, three retains, for each read).
+    private struct Field {
+        let name: String
+        let key: String
+        let value: JSON
+        var taken = false
+    }
     private var positions: [String: Int]? = nil
     package private(set) var extensions = JSONObject()
 
@@ -29,7 +38,7 @@ package struct ObjectReader {
                 continue
             }
             positions?[name] = fields.count
-            fields.append((name, member.key, member.value, false))
+            fields.append(Field(name: name, key: member.key, value: member.value))
         }
     }
 
@@ -41,12 +50,14 @@ package struct ObjectReader {
     package static func normalize(_ key: String) -> String {
         // Fast path: most keys are already lowercase ASCII letters (`id`, `spec`, `kind`).
         if key.utf8.allSatisfy({ $0 >= 0x61 && $0 <= 0x7A }) { return key }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(key.utf8.count)
-        for byte in key.utf8 where byte != UInt8(ascii: "_") && byte != UInt8(ascii: "-") {
-            bytes.append(byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte)
+        let ascii = String(unsafeUninitializedCapacity: key.utf8.count) { buffer in
+            var count = 0
+            for byte in key.utf8 where byte != UInt8(ascii: "_") && byte != UInt8(ascii: "-") {
+                buffer[count] = byte >= 0x41 && byte <= 0x5A ? byte + 32 : byte
+                count += 1
+            }
+            return count
         }
-        let ascii = String(decoding: bytes, as: UTF8.self)
         return key.utf8.allSatisfy({ $0 < 0x80 }) ? ascii : ascii.lowercased()
     }
 
@@ -68,12 +79,13 @@ package struct ObjectReader {
     /// manifests a warning (newer protocol versions may add fields); in a deployment config an
     /// error (a typo such as `isolatoin` must not silently change what runs).
     package mutating func finish(_ problems: inout Problems, known: String, severity: Problem.Severity = .warning) {
-        for field in fields where !field.taken {
-            let names = known.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
-            let hint = ObjectReader.hint(for: field.key, in: names)
+        for index in fields.indices where !fields[index].taken {
+            let key = fields[index].key
+            let knownNames = known.split(separator: ",").map { $0.trimmingCharacters(in: " ") }
+            let hint = ObjectReader.hint(for: key, in: knownNames)
             let ignored = severity == .warning ? " ignored" : ""
-            problems.append(Problem(severity, JSONPointer.append(path, field.key),
-                                    "unknown field \"\(field.key)\"\(ignored) (\(hint)known here: \(known); extensions start with x-)"))
+            problems.append(Problem(severity, JSONPointer.append(path, key),
+                                    "unknown field \"\(key)\"\(ignored) (\(hint)known here: \(known); extensions start with x-)"))
         }
         fields.removeAll()
         positions = nil

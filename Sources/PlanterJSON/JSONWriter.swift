@@ -152,7 +152,10 @@ extension JSON {
 public enum JSONPointer {
     public static func escape(_ segment: String) -> String {
         // A byte scan: most segments need nothing, and iterating Characters is slow.
-        guard segment.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return segment }
+        func special(_ byte: UInt8) -> Bool { byte == UInt8(ascii: "~") || byte == UInt8(ascii: "/") }
+        let needsEscape = segment.utf8.withContiguousStorageIfAvailable { $0.contains(where: special) }
+            ?? segment.utf8.contains(where: special)
+        guard needsEscape else { return segment }
         // By byte, not by Character: a "~" or "/" followed by a combining mark is still one.
         var bytes: [UInt8] = []
         bytes.reserveCapacity(segment.utf8.count + 4)
@@ -166,6 +169,25 @@ public enum JSONPointer {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    public static func append(_ pointer: String, _ segment: String) -> String { pointer + "/" + escape(segment) }
+    /// Built in one pass into one buffer (no allocation up to 15 bytes, Swift's small strings):
+    /// `a + "/" + b` made an intermediate string, and a pointer is built for every field a decoder reads.
+    public static func append(_ pointer: String, _ segment: String) -> String {
+        var head = pointer
+        var tail = escape(segment)
+        let count = head.utf8.count + 1 + tail.utf8.count
+        return head.withUTF8 { headBytes in
+            tail.withUTF8 { tailBytes in
+                String(unsafeUninitializedCapacity: count) { buffer in
+                    var at = 0
+                    for byte in headBytes { buffer[at] = byte; at += 1 }
+                    buffer[at] = UInt8(ascii: "/")
+                    at += 1
+                    for byte in tailBytes { buffer[at] = byte; at += 1 }
+                    return at
+                }
+            }
+        }
+    }
+
     public static func append(_ pointer: String, _ index: Int) -> String { pointer + "/" + String(index) }
 }

@@ -25,19 +25,21 @@ struct Query {
         return (value, String(snake))
     }
 
-    /// `withDependents` → `with_dependents`.
+    /// `withDependents` → `with_dependents`. Names are our own ASCII identifiers: bytes, not Characters.
     static func snakeCase(_ name: Substring) -> Substring {
-        var result = ""
-        result.reserveCapacity(name.utf8.count + 4)
-        for character in name {
-            if character.isUppercase {
-                result.append("_")
-                result.append(contentsOf: character.lowercased())
+        let utf8 = name.utf8
+        guard utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return name }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count + 4)
+        for byte in utf8 {
+            if byte >= 0x41 && byte <= 0x5A {
+                bytes.append(UInt8(ascii: "_"))
+                bytes.append(byte + 32)
             } else {
-                result.append(character)
+                bytes.append(byte)
             }
         }
-        return Substring(result)
+        return Substring(String(decoding: bytes, as: UTF8.self))
     }
 
     /// A filter value; empty (`?runId=`) is no filter.
