@@ -116,12 +116,24 @@ public struct PlanterServer: Sendable {
         AuthMiddleware(tokens: environment.tokens)
     }
 
+    /// `GET /health` answered on the event loop (see LivenessHandler), counted as the route would be.
+    static func livenessHandler(table: RouteTable, environment: ServerEnvironment) -> @Sendable () -> LivenessHandler {
+        let pattern = table.resolve(method: .get, path: "/health").patternIndex
+        let counters = environment.metrics.requests
+        let body = SystemRoutes.healthBody(startedAt: environment.startedAt)
+        let path = environment.settings.prefix + "/health"
+        return { LivenessHandler(path: path, body: body, answered: { counters.record(pattern: pattern, method: .get, status: 200) }) }
+    }
+
     func application() -> some ApplicationProtocol {
         let settings = self.settings
         let logger = self.logger
-        let responder = Dispatcher(table: Self.routes(environment), chain: Self.middleware(environment))
+        let table = Self.routes(environment)
+        let responder = Dispatcher(table: table, chain: Self.middleware(environment))
+        let liveness = Self.livenessHandler(table: table, environment: environment)
         return Application(
             responder: responder,
+            server: .http1(configuration: .init(additionalChannelHandlers: [liveness()])),
             configuration: ApplicationConfiguration(address: .hostname(settings.host, port: settings.port)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port

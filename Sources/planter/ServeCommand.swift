@@ -57,6 +57,7 @@ struct ServeCommand: ParsableCommand {
         let status = Mutex<Int32>(1)
         let done = DispatchSemaphore(value: 0)
         let chosen = settings
+        PlanterServer.runConcurrencyOnEventLoops()
         Task {
             let code = await PlanterServer.serve(chosen)
             status.withLock { $0 = code }

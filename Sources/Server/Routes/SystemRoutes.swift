@@ -6,19 +6,25 @@ import PlanterJSON
 
 /// GET /health, GET /ready, GET /metrics, POST /STOP, POST /RELOAD, GET /openapi.yaml, GET /namespaces.
 enum SystemRoutes {
+    /// `{"status":"ok","version":…,"uptimeSeconds":…}`, made for each request.
+    static func healthBody(startedAt: ContinuousClock.Instant) -> @Sendable () -> [UInt8] {
+        let head = Array("{\"status\":\"ok\",\"version\":\"\(PlanterVersion.current)\",\"uptimeSeconds\":".utf8)
+        return {
+            var bytes = head
+            bytes.reserveCapacity(head.count + 24)
+            bytes.append(contentsOf: String((ContinuousClock.now - startedAt).components.seconds).utf8)
+            bytes.append(UInt8(ascii: "}"))
+            return bytes
+        }
+    }
+
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
 
-        // Liveness: no actor hop, no JSON tree; a handful of bytes.
-        let healthHead = Array("{\"status\":\"ok\",\"version\":\"\(PlanterVersion.current)\",\"uptimeSeconds\":".utf8)
-        let startedAt = environment.startedAt
+        // Liveness: no actor hop, no JSON tree; a handful of bytes. Usually answered before the
+        // router, on the event loop (LivenessHandler); this route serves the rest (a query, HEAD).
+        let health = healthBody(startedAt: environment.startedAt)
         table.add(.get, "/health", isPublic: true, scope: .server) { _, _ in
-            let uptime = (ContinuousClock.now - startedAt).components.seconds
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(healthHead.count + 24)
-            buffer.writeBytes(healthHead)
-            buffer.writeString(String(uptime))
-            buffer.writeInteger(UInt8(ascii: "}"))
-            return Response(status: .ok, headers: Reply.jsonHeaders, body: ResponseBody(byteBuffer: buffer))
+            Response(status: .ok, headers: Reply.jsonHeaders, body: ResponseBody(byteBuffer: ByteBuffer(bytes: health())))
         }
 
         table.add(.get, "/ready", isPublic: true, scope: .server) { _, _ in
