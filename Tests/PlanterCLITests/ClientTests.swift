@@ -260,7 +260,9 @@ import Glibc
         #expect(try await server.run(["apply", plan]).status == 0)
         // Ctrl-C stops following, not the run.
         let interrupted = try Child(["logs", "--follow"], environment: CLI.environment(server.client))
-        try await Task.sleep(nanoseconds: 300_000_000)
+        // Its first line means it is following, its Ctrl-C handler in place: a signal sent earlier, while
+        // the process starts on a loaded machine, could meet a disposition it inherited instead.
+        #expect(await eventually(within: 10) { !interrupted.outputSoFar.isEmpty }, "the follower printed nothing")
         interrupted.signal(SIGINT)
         let left = try await interrupted.finish(timeout: 10)
         #expect(left.status == 130 && left.stderr.contains("it goes on"), "\(left)")

@@ -168,6 +168,7 @@ final class Child: @unchecked Sendable {
                 let count = read(fd, &buffer, buffer.count)
                 if count > 0 {
                     data.append(buffer, count: count)
+                    store(data)  // readable while the child runs (`outputSoFar`)
                 } else if count < 0 && (errno == EINTR || errno == EAGAIN) {
                     if errno == EAGAIN { usleep(1000) }
                 } else {
@@ -180,6 +181,9 @@ final class Child: @unchecked Sendable {
     }
 
     var pid: Int32 { process.processIdentifier }
+
+    /// What the child wrote to stdout until now.
+    var outputSoFar: String { lock.withLock { String(decoding: stdoutData, as: UTF8.self) } }
 
     var isRunning: Bool { lock.withLock { !exited } }
 
