@@ -10,19 +10,23 @@ public enum StandardError {
 
 public enum StandardOutput {
     public static func write(_ text: String) { writeAll(1, text) }
+    public static func write(bytes: [UInt8]) { bytes.withUnsafeBufferPointer { writeAll(1, $0) } }
 }
 
 private func writeAll(_ fd: Int32, _ text: String) {
     var text = text
-    text.withUTF8 { buffer in
-        var offset = 0
-        while offset < buffer.count {
-            let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            offset += written
+    text.withUTF8 { writeAll(fd, $0) }
+}
+
+private func writeAll(_ fd: Int32, _ buffer: UnsafeBufferPointer<UInt8>) {
+    guard let base = buffer.baseAddress else { return }
+    var offset = 0
+    while offset < buffer.count {
+        let written = Glibc.write(fd, base + offset, buffer.count - offset)
+        if written < 0 {
+            if errno == EINTR { continue }
+            return
         }
+        offset += written
     }
 }

@@ -84,8 +84,12 @@ struct RunCommand: ParsableCommand {
         (live as? ProgressBar)?.finish()
 
         switch output {
+        case .json where result.phases.count > 1000:
+            // Compact and streamed: the result of a large plan is never built as one JSON tree.
+            result.writeCompactJSON { StandardOutput.write(bytes: $0) }
+            StandardOutput.write("\n")
         case .json:
-            var writer = JSONWriter(capacity: 256 * result.phases.count, pretty: result.phases.count <= 1000)
+            var writer = JSONWriter(capacity: 256 * result.phases.count, pretty: true)
             writer.write(result.json)
             writer.bytes.append(0x0A)
             StandardOutput.write(writer.string)

@@ -288,3 +288,21 @@ import Testing
         #expect(plan.graph.waves().map { $0.map { plan.phases[$0].id } } == [["a", "c"], ["b"], ["d"]])
     }
 }
+
+/// `planter run -o json` streams a large result with `writeCompactJSON`: it must be the very bytes of
+/// the tree it no longer builds.
+extension RunnerTests {
+    @Test func streamedJSONIsTheCompactTreeByteForByte() throws {
+        let list = (0..<40).map { ("p\($0)", $0 == 0 ? "" : #""waitFor":{"phases":["p\#($0 - 1)"]}"#) }
+        let plan = try makePlan(phases(list), executors: ["t": ScriptedExecutor { request, _ in
+            request.phaseId == "p7" ? .failed("boom \"p7\"") : ExecuteResult(status: .succeeded)
+        }])
+        let (result, _) = run(plan)
+        var tree = JSONWriter()
+        tree.write(result.json)
+        var chunks: [[UInt8]] = []
+        result.writeCompactJSON(chunkBytes: 512) { chunks.append($0) }
+        #expect(chunks.count > 2)  // it did stream
+        #expect(String(decoding: chunks.joined(), as: UTF8.self) == tree.string)
+    }
+}

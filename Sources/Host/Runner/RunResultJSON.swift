@@ -3,6 +3,32 @@ import PlanterJSON
 /// The canonical JSON of run results, shared by the CLI (`--output json`) and the API.
 extension RunResult {
     public var json: JSON {
+        var object = head
+        object.appendUnchecked("phases", .array(phases.map(\.json)))
+        return .object(object)
+    }
+
+    /// The compact form of `json`, byte for byte, written phase by phase: `emit` receives the bytes
+    /// whenever `chunkBytes` are waiting, so a 100,000-phase result never exists as one tree or one buffer.
+    public func writeCompactJSON(chunkBytes: Int = 1 << 16, emit: ([UInt8]) -> Void) {
+        var writer = JSONWriter(capacity: chunkBytes + 4096)
+        writer.write(.object(head))
+        writer.bytes.removeLast()  // the head's closing brace: the phases come last
+        writer.writeRaw(",\"phases\":[")
+        for index in phases.indices {
+            if index > 0 { writer.comma() }
+            writer.write(phases[index].json)
+            if writer.bytes.count >= chunkBytes {
+                emit(writer.bytes)
+                writer.bytes.removeAll(keepingCapacity: true)
+            }
+        }
+        writer.writeRaw("]}")
+        emit(writer.bytes)
+    }
+
+    /// Every field of `json` but the phases.
+    private var head: JSONObject {
         var object = JSONObject()
         object.appendUnchecked("runId", .string(runId))
         object.appendUnchecked("status", .string(status.rawValue))
@@ -16,8 +42,7 @@ extension RunResult {
             if count > 0 { summary.appendUnchecked(status.rawValue, .int(Int64(count))) }
         }
         object.appendUnchecked("summary", .object(summary))
-        object.appendUnchecked("phases", .array(phases.map(\.json)))
-        return .object(object)
+        return object
     }
 }
 

@@ -9,14 +9,19 @@ public enum PlanValidator {
     /// `planter validate --strict`, `POST /plan?strict=true`, `PLANTER_STRICT=1`.
     public static func validate(text bytes: [UInt8], format: DocumentParser.Format,
                                 registry: ExecutorRegistry, strict: Bool = false) -> Result<Plan, ValidationFailure> {
+        let parsed: JSON
         switch DocumentParser.parse(bytes, format: format) {
         case .failure(let failure): return .failure(failure)
-        case .success(let document): return validate(document: document, registry: registry, strict: strict)
+        case .success(let document): parsed = document
         }
+        return validate(document: consume parsed, registry: registry, strict: strict)
     }
 
-    public static func validate(document: JSON, registry: ExecutorRegistry, strict: Bool = false) -> Result<Plan, ValidationFailure> {
+    /// `document` is consumed: once decoded it is released, before the graph and the bindings are
+    /// built (for a large plan the parsed tree is the biggest thing alive).
+    public static func validate(document: consuming JSON, registry: ExecutorRegistry, strict: Bool = false) -> Result<Plan, ValidationFailure> {
         var located = ManifestDecoder.decodeLocated(document)
+        _ = consume document
         return validate(manifest: located.manifest, locations: located.locations, problems: &located.problems,
                         registry: registry, phaseDecodeFailed: located.skippedElements, strict: strict)
     }
