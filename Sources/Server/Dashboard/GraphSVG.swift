@@ -1,6 +1,6 @@
 /// dot's SVG made into the dashboard's: every node `<g>` carries `data-phase` (or, collapsed,
-/// `data-wave` and `data-count`), `data-status`, `tabindex` and `role`, and its `<title>` names
-/// the phase. Laid out once per plan revision; the statuses change, so the SVG is kept as
+/// `data-wave` or `data-label`/`data-value`, and `data-count`), `data-status`, `tabindex` and
+/// `role`, and its `<title>` names the phase. Laid out once per plan revision; the statuses change, so the SVG is kept as
 /// segments around one status slot per node and filled at each request.
 struct GraphSVG: Sendable {
     let planId: String
@@ -35,22 +35,20 @@ struct GraphSVG: Sendable {
         var titleFor: Int?
         for line in text[start.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("<svg") {
-                let mode = graph.collapsed ? "collapsed" : "phases"
+                let mode = graph.collapsed ? "collapsed\" data-group-by=\"\(Self.xml(graph.grouping.description))" : "phases"
                 current += Array("<svg class=\"plan-graph\" data-plan=\"\(Self.xml(graph.planId))\" data-mode=\"\(mode)\" role=\"group\" aria-label=\"plan \(Self.xml(graph.planId))\"".utf8)
                 current += Array(line.dropFirst(4).utf8)
             } else if let group = Self.nodeIndex(line), group < groups.count {
                 let members = groups[group]
-                let name = graph.collapsed ? "wave \(group + 1), \(members.count) phases" : graph.ids[members[0]]
-                let identity = graph.collapsed ? "data-wave=\"\(group + 1)\" data-count=\"\(members.count)\""
-                    : "data-phase=\"\(Self.xml(name))\""
-                current += Array("<g id=\"g\(group)\" class=\"node\" \(identity) tabindex=\"0\" role=\"button\" aria-label=\"\(Self.xml(name))\" data-status=\"".utf8)
+                let name = graph.collapsed ? "\(graph.groupName(group)), \(PlanGraph.count(members.count))" : graph.ids[members[0]]
+                current += Array("<g id=\"g\(group)\" class=\"node\" \(graph.nodeIdentity(group)) tabindex=\"0\" role=\"button\" aria-label=\"\(Self.xml(name))\" data-status=\"".utf8)
                 segments.append(current)
                 slots.append(members)
                 current = Array("\">".utf8)
                 titleFor = group
             } else if let group = titleFor, line.hasPrefix("<title>") {
                 let members = groups[group]
-                let name = graph.collapsed ? "wave \(group + 1): \(members.count) phases" : graph.ids[members[0]]
+                let name = graph.collapsed ? "\(graph.groupName(group)): \(PlanGraph.count(members.count))" : graph.ids[members[0]]
                 current += Array("<title>\(Self.xml(name))</title>".utf8)
                 titleFor = nil
             } else if line.hasPrefix("<?xml") || line.hasPrefix("<!") {
