@@ -94,18 +94,21 @@ struct GraphSVG: Sendable {
         return present.contains("succeeded") ? "succeeded" : "skipped"
     }
 
-    /// Text for an XML attribute or element.
+    /// Text for an XML attribute or element, by scalar (a `"` with a combining mark after it is
+    /// one Character); NUL and the other C0 controls XML forbids become U+FFFD.
     static func xml(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
-            default: out.append(character)
+            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
+            case "\u{0}"..."\u{1F}": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out

@@ -97,16 +97,31 @@ struct PlanGraph: Sendable {
         return Array(text.utf8)
     }
 
-    /// A DOT double-quoted string's content: `"` and `\` escaped, line breaks as `\n`.
+    /// dot refuses a quoted string of 16,384 bytes or more; the node's `<title>` keeps the whole id.
+    static let maximumLabelScalars = 1000
+
+    /// A DOT double-quoted string's content: `"` and `\` escaped, line breaks as `\n`, NUL (which
+    /// ends dot's string) as U+FFFD, cut at `maximumLabelScalars`. By scalar, not by Character:
+    /// a `"` followed by a combining mark is one Character, and must still be escaped.
     static func escape(_ text: String) -> String {
         var out = ""
-        for character in text {
-            switch character {
+        var count = 0
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            count += 1
+            if count > maximumLabelScalars {
+                out += "…"
+                break
+            }
+            switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case "\n", "\r\n", "\r": out += "\\n"
-            default: out.append(character)
+            case "\n" where previous == "\r": break
+            case "\n", "\r": out += "\\n"
+            case "\u{0}": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
             }
+            previous = scalar
         }
         return out
     }
