@@ -40,6 +40,22 @@ import Testing
         }
     }
 
+    /// Phase ids are any non-blank text: a quote with a combining mark after it (one Character),
+    /// a NUL (which ends dot's strings) and an id longer than dot's 16 KiB strings are all drawn.
+    @Test func oddPhaseIdsAreDrawn() async throws {
+        try await withServer { server, _ in
+            let long = String(repeating: "x", count: 20_000)
+            let ids = ["a\"\u{301}b", "nul\u{0}x", long]
+            try await server.plan(manifest(ids.map { #"{"kind": "Phase", "id": \#(JSON.string($0).serialized)}"# }), "wait=true")
+            let answer = try await server.get("/graph.svg")
+            #expect(answer.status == 200, "\(answer)")
+            let svg = answer.text
+            #expect(svg.contains("data-phase=\"a&quot;\u{301}b\""), "\(svg.prefix(1500))")
+            #expect(svg.contains("data-phase=\"nul\u{FFFD}x\""))
+            #expect(svg.contains("data-phase=\"\(long)\"") && svg.contains("<title>\(long)</title>"))
+        }
+    }
+
     @Test func pageIsPublicAndTheRootRedirectsToIt() async throws {
         try await withServer(environment: ["PLANTER_TOKEN": "t0k"]) { server, _ in
             // The client follows redirects: / and /ui (302 to /ui/) both end on the page, without a token.

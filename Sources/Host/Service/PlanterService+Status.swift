@@ -55,10 +55,7 @@ extension PlanterService {
                     "unchanged": []]
         }
         guard case .object(var object) = diff else { return .null }
-        object["appliedPlanId"] = state.current.map { .string($0.planId) } ?? .null
-        object["stagedPlanId"] = staged.map { .string($0.planId) } ?? .null
-        object["staged"] = staged.map { ["planId": .string($0.planId), "submittedAt": .string($0.submittedAt.iso8601),
-                                         "phaseCount": .int(Int64($0.manifest.phases.count))] } ?? .null
+        addPlanIds(to: &object)
         return .object(object)
     }
 }

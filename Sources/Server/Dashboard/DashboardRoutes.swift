@@ -4,7 +4,7 @@ import HTTPTypes
 import NIOCore
 import PlanterJSON
 
-/// GET / (a redirect), GET /ui/ and its files, GET /graph.svg (the applied plan laid out by Graphviz).
+/// GET / (a redirect), GET /ui/ and its files, GET /graph.svg (GraphRoute: a plan laid out by Graphviz).
 /// The page and its files are public, like /health; the page then calls the API with the token
 /// the user gives it, and /graph.svg needs a token like every other read.
 enum DashboardRoutes {
@@ -12,7 +12,6 @@ enum DashboardRoutes {
         let assets = DashboardAssets.load()
         if let problem = assets.problem { environment.logger.warning("\(problem)") }
         let layouts = GraphLayouts(settings: .fromEnvironment(ProcessInfo.processInfo.environment))
-        let logger = environment.logger
 
         table.add(.get, "/", isPublic: true, scope: .server) { request, _ in
             redirect(to: directory(request.uri.path) + "ui/")
@@ -28,28 +27,7 @@ enum DashboardRoutes {
             try file(context.parameter, assets)
         }
 
-        table.add(.get, "/graph.svg") { _, context in
-            let service = try await environment.service(context)
-            let status = await service.statusAnswer()
-            let namespace = context.namespace
-            let noPlan = APIError.notFound("the namespace \"\(namespace)\" has no applied plan")
-            guard let planId = status["planId"]?.stringValue else { throw noPlan }
-            let result = await layouts.svg(namespace: namespace, planId: planId) { await service.stateAnswer() }
-            switch result {
-            case nil:
-                throw noPlan
-            case .failure(let failure)?:
-                logger.error("graph layout failed", metadata: ["namespace": "\(namespace)", "planId": "\(planId)", "reason": "\(failure)"])
-                throw APIError(status: .serviceUnavailable, code: "layoutFailed", message: failure.description)
-            case .success(let svg)?:
-                var statuses: [String: String] = [:]
-                for member in status["phases"]?.objectValue ?? JSONObject() { statuses[member.key] = member.value.stringValue }
-                let headers: HTTPFields = [.contentType: "image/svg+xml", .cacheControl: "no-store",
-                                           HTTPField.Name("X-Planter-Plan")!: planId,
-                                           HTTPField.Name("X-Planter-Graph")!: svg.collapsed ? "collapsed" : "phases"]
-                return Reply.bytes(svg.render(statuses), headers: headers)
-            }
-        }
+        GraphRoute.register(in: &table, environment, layouts: layouts)
     }
 
     /// The path up to and including its last `/`.

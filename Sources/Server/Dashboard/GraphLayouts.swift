@@ -1,8 +1,8 @@
 import Foundation
 import PlanterJSON
 
-/// The laid-out graphs, one per namespace and plan revision (the plan id): dot runs once per
-/// plan, on its own thread, and requests for a plan being laid out wait for that one layout.
+/// The laid-out graphs, one per namespace, plan revision (the plan id) and grouping: dot runs
+/// once per plan and grouping, on its own thread, and requests for a plan being laid out wait for that one layout.
 /// Failures are not kept, so a fixed `dot` is used at the next request.
 actor GraphLayouts {
     struct Settings: Sendable {
@@ -11,7 +11,7 @@ actor GraphLayouts {
         /// `PLANTER_DOT_TIMEOUT`: seconds.
         var timeout: Duration = .seconds(30)
         var maxOutput = 256 << 20
-        /// `PLANTER_GRAPH_MAX_NODES`: more phases than this are drawn by wave.
+        /// `PLANTER_GRAPH_MAX_NODES`: more phases than this are drawn by group (wave or label).
         var collapseAbove = PlanGraph.defaultCollapseAbove
 
         static func fromEnvironment(_ environment: [String: String]) -> Settings {
@@ -47,23 +47,36 @@ actor GraphLayouts {
 
     init(settings: Settings) { self.settings = settings }
 
-    /// Nil when there is no applied plan of that id (`state` answers GET /state's document; the
-    /// graph is read from it on the layout's thread too, since 10,000 phases are work).
-    func svg(namespace: String, planId: String, state: @escaping @Sendable () async -> JSON) async -> Result<GraphSVG, Failure>? {
-        let key = namespace + "\u{0}" + planId
-        if let index = done.firstIndex(where: { $0.key == key }) {
-            let entry = done.remove(at: index)
-            done.append(entry)
-            return .success(entry.svg)
-        }
+    static func key(_ namespace: String, _ planId: String, _ grouping: Grouping) -> String {
+        namespace + "\u{0}" + planId + "\u{0}" + grouping.description
+    }
+
+    /// A layout done before, without reading the plan again.
+    func cached(namespace: String, planId: String, grouping: Grouping) -> GraphSVG? {
+        let key = Self.key(namespace, planId, grouping)
+        guard let index = done.firstIndex(where: { $0.key == key }) else { return nil }
+        let entry = done.remove(at: index)
+        done.append(entry)
+        return entry.svg
+    }
+
+    /// Nil when there is no plan of that id (`state` answers GET /state's or GET /plans/{id}'s
+    /// document, nil if none; the graph is read from it on the layout's thread too, since 10,000
+    /// phases are work).
+    func svg(namespace: String, planId: String, grouping: Grouping = .wave,
+             state: @escaping @Sendable () async -> JSON?) async -> Result<GraphSVG, Failure>? {
+        if let svg = cached(namespace: namespace, planId: planId, grouping: grouping) { return .success(svg) }
+        let key = Self.key(namespace, planId, grouping)
         if let task = running[key] { return await task.value }
         let settings = self.settings
         let task = Task { () -> Result<GraphSVG, Failure>? in
-            let document = await state()
+            guard let document = await state() else { return nil }
             // Reading the plan, writing the DOT, dot itself and reading its SVG back all run on one thread of their own.
             return await Self.onThread { () -> Result<GraphSVG, Failure>? in
                 // The plan may have changed since the request read its id: lay out only the one asked for.
-                guard let plan = PlanGraph(state: document, collapseAbove: settings.collapseAbove), plan.planId == planId else { return nil }
+                guard let plan = PlanGraph(state: document, collapseAbove: settings.collapseAbove, grouping: grouping),
+                    plan.planId == planId
+                else { return nil }
                 return Self.layout(plan, settings)
             }
         }

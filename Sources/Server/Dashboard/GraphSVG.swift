@@ -1,6 +1,6 @@
 /// dot's SVG made into the dashboard's: every node `<g>` carries `data-phase` (or, collapsed,
-/// `data-wave` and `data-count`), `data-status`, `tabindex` and `role`, and its `<title>` names
-/// the phase. Laid out once per plan revision; the statuses change, so the SVG is kept as
+/// `data-wave` or `data-label`/`data-value`, and `data-count`), `data-status`, `tabindex` and
+/// `role`, and its `<title>` names the phase. Laid out once per plan revision; the statuses change, so the SVG is kept as
 /// segments around one status slot per node and filled at each request.
 struct GraphSVG: Sendable {
     let planId: String
@@ -35,22 +35,20 @@ struct GraphSVG: Sendable {
         var titleFor: Int?
         for line in text[start.lowerBound...].split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("<svg") {
-                let mode = graph.collapsed ? "collapsed" : "phases"
+                let mode = graph.collapsed ? "collapsed\" data-group-by=\"\(Self.xml(graph.grouping.description))" : "phases"
                 current += Array("<svg class=\"plan-graph\" data-plan=\"\(Self.xml(graph.planId))\" data-mode=\"\(mode)\" role=\"group\" aria-label=\"plan \(Self.xml(graph.planId))\"".utf8)
                 current += Array(line.dropFirst(4).utf8)
             } else if let group = Self.nodeIndex(line), group < groups.count {
                 let members = groups[group]
-                let name = graph.collapsed ? "wave \(group + 1), \(members.count) phases" : graph.ids[members[0]]
-                let identity = graph.collapsed ? "data-wave=\"\(group + 1)\" data-count=\"\(members.count)\""
-                    : "data-phase=\"\(Self.xml(name))\""
-                current += Array("<g id=\"g\(group)\" class=\"node\" \(identity) tabindex=\"0\" role=\"button\" aria-label=\"\(Self.xml(name))\" data-status=\"".utf8)
+                let name = graph.collapsed ? "\(graph.groupName(group)), \(PlanGraph.count(members.count))" : graph.ids[members[0]]
+                current += Array("<g id=\"g\(group)\" class=\"node\" \(graph.nodeIdentity(group)) tabindex=\"0\" role=\"button\" aria-label=\"\(Self.xml(name))\" data-status=\"".utf8)
                 segments.append(current)
                 slots.append(members)
                 current = Array("\">".utf8)
                 titleFor = group
             } else if let group = titleFor, line.hasPrefix("<title>") {
                 let members = groups[group]
-                let name = graph.collapsed ? "wave \(group + 1): \(members.count) phases" : graph.ids[members[0]]
+                let name = graph.collapsed ? "\(graph.groupName(group)): \(PlanGraph.count(members.count))" : graph.ids[members[0]]
                 current += Array("<title>\(Self.xml(name))</title>".utf8)
                 titleFor = nil
             } else if line.hasPrefix("<?xml") || line.hasPrefix("<!") {
@@ -96,18 +94,21 @@ struct GraphSVG: Sendable {
         return present.contains("succeeded") ? "succeeded" : "skipped"
     }
 
-    /// Text for an XML attribute or element.
+    /// Text for an XML attribute or element, by scalar (a `"` with a combining mark after it is
+    /// one Character); NUL and the other C0 controls XML forbids become U+FFFD.
     static func xml(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
+        for scalar in text.unicodeScalars {
+            switch scalar {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&#39;"
-            default: out.append(character)
+            case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
+            case "\u{0}"..."\u{1F}": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
             }
         }
         return out

@@ -1,9 +1,10 @@
 import PlanterJSON
 
 /// A plan as the dashboard draws it: phases with their `waitFor` edges and waves, and the DOT
-/// text Graphviz lays out. Past `collapseAbove` phases it draws one node per wave (with its
-/// phase count) instead of one per phase: dot on tens of thousands of nodes takes minutes and
-/// nobody can read the result; the page shows a filterable table beside it.
+/// text Graphviz lays out. Past `collapseAbove` phases it draws one node per group (with its
+/// phase count) instead of one per phase, grouped by wave or by a label's value (`Grouping`):
+/// dot on tens of thousands of nodes takes minutes and nobody can read the result; the page
+/// shows a filterable table beside it.
 struct PlanGraph: Sendable {
     static let defaultCollapseAbove = 2000
 
@@ -14,9 +15,14 @@ struct PlanGraph: Sendable {
     /// 0-based wave of each phase: 1 + the deepest dependency's wave.
     let waves: [Int]
     let collapsed: Bool
+    let grouping: Grouping
+    /// The nodes drawn: each one phase, or (collapsed) one group's phases.
+    let groups: [[Int]]
+    /// Collapsed by label: each group's value of the label (nil: phases without it).
+    let groupValues: [String?]
 
-    /// From `GET /state`'s answer (`planId`, `phases` canonical).
-    init?(state: JSON, collapseAbove: Int = defaultCollapseAbove) {
+    /// From `GET /state`'s or `GET /plans/{id}`'s answer (`planId`, `phases` canonical).
+    init?(state: JSON, collapseAbove: Int = defaultCollapseAbove, grouping: Grouping = .wave) {
         guard let planId = state["planId"]?.stringValue, let phases = state["phases"]?.arrayValue else { return nil }
         self.planId = planId
         var ids: [String] = []
@@ -29,7 +35,19 @@ struct PlanGraph: Sendable {
         }
         self.ids = ids
         collapsed = ids.count > collapseAbove
-        waves = Self.waves(dependencies)
+        self.grouping = grouping
+        let waves = Self.waves(dependencies)
+        self.waves = waves
+        switch (collapsed, grouping) {
+        case (false, _):
+            groups = ids.indices.map { [$0] }
+            groupValues = []
+        case (true, .wave):
+            groups = Self.byWave(waves)
+            groupValues = []
+        case (true, .label(let key)):
+            (groups, groupValues) = Self.byLabel(phases, key: key)
+        }
     }
 
     /// Iterative depth-first levels (no recursion: a 10,000-deep chain must not overflow the stack).
@@ -59,14 +77,6 @@ struct PlanGraph: Sendable {
         return wave
     }
 
-    /// The nodes drawn: each one phase, or (collapsed) one wave's phases.
-    var groups: [[Int]] {
-        guard collapsed else { return ids.indices.map { [$0] } }
-        var byWave = [[Int]](repeating: [], count: (waves.max() ?? -1) + 1)
-        for (phase, wave) in waves.enumerated() { byWave[wave].append(phase) }
-        return byWave
-    }
-
     /// DOT: node `nK` has SVG id `gK` (K indexes `groups`); labels are escaped DOT strings.
     func dot() -> [UInt8] {
         var text = """
@@ -77,32 +87,41 @@ struct PlanGraph: Sendable {
 
             """
         text.reserveCapacity(ids.count * 48)
-        let groups = self.groups
         for (index, members) in groups.enumerated() {
-            let label = collapsed ? "wave \(index + 1)\\n\(members.count) phase\(members.count == 1 ? "" : "s")" : Self.escape(ids[members[0]])
+            let label = collapsed ? Self.escape(groupName(index)) + "\\n" + Self.count(members.count)
+                : Self.escape(ids[members[0]])
             text += "  n\(index) [id=\"g\(index)\", label=\"\(label)\"];\n"
         }
-        if collapsed {
-            for wave in groups.indices.dropFirst() { text += "  n\(wave - 1) -> n\(wave);\n" }
-        } else {
-            for (phase, deps) in dependencies.enumerated() {
-                for dep in deps { text += "  n\(dep) -> n\(phase);\n" }
-            }
-        }
+        for (from, to) in edges { text += "  n\(from) -> n\(to);\n" }
         text += "}\n"
         return Array(text.utf8)
     }
 
-    /// A DOT double-quoted string's content: `"` and `\` escaped, line breaks as `\n`.
+    /// dot refuses a quoted string of 16,384 bytes or more; the node's `<title>` keeps the whole id.
+    static let maximumLabelScalars = 1000
+
+    /// A DOT double-quoted string's content: `"` and `\` escaped, line breaks as `\n`, NUL (which
+    /// ends dot's string) as U+FFFD, cut at `maximumLabelScalars`. By scalar, not by Character:
+    /// a `"` followed by a combining mark is one Character, and must still be escaped.
     static func escape(_ text: String) -> String {
         var out = ""
-        for character in text {
-            switch character {
+        var count = 0
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            count += 1
+            if count > maximumLabelScalars {
+                out += "…"
+                break
+            }
+            switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case "\n", "\r\n", "\r": out += "\\n"
-            default: out.append(character)
+            case "\n" where previous == "\r": break
+            case "\n", "\r": out += "\\n"
+            case "\u{0}": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
             }
+            previous = scalar
         }
         return out
     }

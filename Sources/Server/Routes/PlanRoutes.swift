@@ -3,7 +3,7 @@ import PlanterDeployment
 import PlanterHost
 import PlanterJSON
 
-/// POST /plan, GET|POST /diff, POST /apply.
+/// POST /plan, GET /diff (staged, or `?from=&to=` any two revisions), POST /diff, POST /apply.
 enum PlanRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
         let limit = environment.settings.maxBodyBytes
@@ -37,9 +37,23 @@ enum PlanRoutes {
             return Reply.json(answer, capacity: 2048)
         }
 
-        // Nothing staged is an empty diff with `staged: null`, not a 404.
-        table.add(.get, "/diff") { _, context in
-            try Reply.json(await environment.service(context).stagedDiffAnswer(), capacity: 2048)
+        // Nothing staged is an empty diff with `staged: null`, not a 404. With `from` and/or `to`:
+        // any two revisions (staged, applied, or applied earlier); the one left out is the applied plan.
+        table.add(.get, "/diff") { request, context in
+            let query = Query(request)
+            let from = try query.planId("from"), to = try query.planId("to")
+            let service = try await environment.service(context)
+            guard from != nil || to != nil else { return Reply.json(await service.stagedDiffAnswer(), capacity: 2048) }
+            let old: String, new: String
+            if let from, let to {
+                (old, new) = (from, to)
+            } else {
+                guard let applied = await service.statusAnswer()["planId"]?.stringValue else {
+                    throw APIError.notFound("the namespace \"\(context.namespace)\" has no applied plan to diff against: name both from and to")
+                }
+                (old, new) = (from ?? applied, to ?? applied)
+            }
+            return Reply.json(try await service.revisionDiffAnswer(from: old, to: new), capacity: 4096)
         }
 
         // Compares and changes nothing: a read.

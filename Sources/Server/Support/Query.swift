@@ -48,6 +48,40 @@ struct Query {
         return value.isEmpty ? nil : String(value)
     }
 
+    /// The value as sent, empty included (for parameters where empty is an error, not "no filter").
+    func text(_ name: Substring) -> String? {
+        lookup(name).map { String($0.value) }
+    }
+
+    /// Plan ids are Planter's own (`p-20261202T130405-1a2b3c`): a bound and a character set
+    /// keep anything else out of the graph cache's keys and the log.
+    static let maximumPlanIdLength = 200
+
+    /// What the OpenAPI document's `PlanId` pattern allows: `[A-Za-z0-9._:-]`.
+    static func isPlanIdScalar(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "A"..."Z", "a"..."z", "0"..."9", "-", "_", ".", ":": return true
+        default: return false
+        }
+    }
+
+    /// A plan revision's id; empty, too long or with other characters is a 400 naming the parameter.
+    func planId(_ name: Substring) throws(APIError) -> String? {
+        guard let (value, sent) = lookup(name) else { return nil }
+        let problem: String?
+        if value.isEmpty {
+            problem = "expected a plan id (GET /plans lists them), got an empty value"
+        } else if value.count > Self.maximumPlanIdLength {
+            problem = "a plan id is at most \(Self.maximumPlanIdLength) characters, got \(value.count)"
+        } else if !value.unicodeScalars.allSatisfy(Self.isPlanIdScalar) {
+            problem = "a plan id has only letters, digits and - _ . :, got \"\(value.prefix(80))\""
+        } else {
+            problem = nil
+        }
+        if let problem { throw APIError.badParameter(sent, problem) }
+        return String(value)
+    }
+
     /// One of `allowed` (any letter case), as written; empty is not one of them.
     func choice(_ name: Substring, _ allowed: [String]) throws(APIError) -> String? {
         guard let (value, sent) = lookup(name) else { return nil }

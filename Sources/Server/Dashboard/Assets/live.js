@@ -16,8 +16,9 @@ function paint(statuses) {
   }
 }
 
-// A collapsed graph: each wave node shows the most urgent status of its phases (as the server's
-// GraphSVG.aggregate does), recomputed at most twice a second however fast events come.
+// A collapsed graph: each group's node (a wave, or a value of the label grouped by) shows the
+// most urgent status of its phases (as the server's GraphSVG.aggregate does), recomputed at most
+// twice a second however fast events come.
 const URGENT = ['running', 'waiting', 'failed', 'timedOut', 'cancelled'];
 function waveStatus(statuses) {
   if (statuses.length === 1) return statuses[0];
@@ -32,13 +33,16 @@ function repaintWaves() {
   state.waveTimer = setTimeout(() => {
     state.waveTimer = null;
     const phases = (state.status && state.status.phases) || {};
-    const byWave = new Map();
+    const label = state.groupLabel;
+    const byGroup = new Map();
     for (const [id, wave] of state.waveOf) {
-      if (!byWave.has(wave)) byWave.set(wave, []);
-      byWave.get(wave).push(phases[id] || 'pending');
+      const group = label ? (state.labelsOf.get(id)[label] ?? null) : wave;
+      if (!byGroup.has(group)) byGroup.set(group, []);
+      byGroup.get(group).push(phases[id] || 'pending');
     }
-    for (const node of document.querySelectorAll('#graph svg.plan-graph g.node[data-wave]')) {
-      const statuses = byWave.get(Number(node.getAttribute('data-wave')));
+    for (const node of document.querySelectorAll('#graph svg.plan-graph g.node[data-wave], #graph svg.plan-graph g.node[data-label]')) {
+      const group = node.hasAttribute('data-wave') ? Number(node.getAttribute('data-wave')) : node.getAttribute('data-value');
+      const statuses = byGroup.get(group);
       if (statuses) node.setAttribute('data-status', waveStatus(statuses));
     }
   }, 500);

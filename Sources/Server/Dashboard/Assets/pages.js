@@ -7,7 +7,9 @@ async function graphPage(view) {
   const holder = el('div', { class: 'graph', id: 'graph' }, el('p', { class: 'muted' }, 'laying out the plan…'));
   const toolbar = el('div', { class: 'toolbar' });
   const legend = el('div', { class: 'legend', 'aria-label': 'statuses' }, STATUSES.map(badge));
-  show(view, el('h1', {}, 'Plan'), toolbar, el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }), legend, holder,
+  // Apart from the toolbar, which follows the run in progress and is redrawn with it.
+  const options = el('div', { class: 'toolbar', id: 'graph-options' });
+  show(view, el('h1', {}, 'Plan'), toolbar, el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }), legend, options, holder,
     el('div', { id: 'phase-table' }));
   let planState;
   try {
@@ -23,12 +25,21 @@ async function graphPage(view) {
     toolbar.replaceChildren(...runActions({ ...planState, activeRunId: status.activeRunId }));
   };
   if (!planState.planId) { holder.replaceChildren(el('p', {}, 'No plan is applied in this namespace yet.')); return; }
+  drawGraph(view, planState, holder, options, state.groupBy || 'wave');
+}
+
+// The applied plan's graph; collapsed (a large plan), grouped by wave or by a label the user picks.
+async function drawGraph(view, planState, holder, options, groupBy) {
   try {
-    const { body, response } = await api('/graph.svg', { text: true });
+    const { body, response } = await api('/graph.svg' + (groupBy === 'wave' ? '' : '?groupBy=' + encodeURIComponent(groupBy)), { text: true });
     if (view !== state.view) return;
     holder.innerHTML = body;  // our own server's SVG: dot escapes every label
     const svg = holder.querySelector('svg');
-    if (response.headers.get('X-Planter-Graph') === 'collapsed') phaseTable(planState);
+    if (response.headers.get('X-Planter-Graph') === 'collapsed') {
+      phaseTable(planState);
+      state.groupLabel = groupBy.startsWith('label:') ? groupBy.slice(6) : null;
+      if (!document.getElementById('group-by')) options.append(groupChooser(view, planState, holder, options, groupBy));
+    }
     svg.addEventListener('click', (event) => openNode(event.target.closest('g.node')));
     svg.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); openNode(event.target.closest('g.node')); }
@@ -41,31 +52,55 @@ async function graphPage(view) {
   }
 }
 
+// Group by wave, or by any label key the plan's phases carry (kept for the tab's later pages).
+function groupChooser(view, planState, holder, holderOfOptions, groupBy) {
+  const keys = new Set();
+  for (const p of planState.phases) for (const key of Object.keys(matchLabels(p))) keys.add(key);
+  const options = ['wave', ...[...keys].sort().map((k) => 'label:' + k)];
+  const select = el('select', { id: 'group-by', 'aria-label': 'group the graph by' },
+    options.map((o) => new Option(o === 'wave' ? 'wave' : 'label ' + o.slice(6), o, false, o === groupBy)));
+  select.addEventListener('change', () => {
+    state.groupBy = select.value;
+    holder.replaceChildren(el('p', { class: 'muted' }, 'laying out the plan…'));
+    drawGraph(view, planState, holder, holderOfOptions, select.value);
+  });
+  return el('label', {}, 'group by ', select);
+}
+
+const matchLabels = (phase) => (phase.spec && phase.spec.selector && phase.spec.selector.matchLabels) || {};
+
 function openNode(node) {
   if (!node) return;
   if (node.hasAttribute('data-phase')) location.hash = '#/phases/' + encodeURIComponent(node.getAttribute('data-phase'));
-  else if (node.hasAttribute('data-wave')) {
+  else if (node.hasAttribute('data-wave') || node.hasAttribute('data-label')) {
     const filter = document.getElementById('phase-filter');
-    if (filter) { filter.value = 'wave:' + node.getAttribute('data-wave'); filter.dispatchEvent(new Event('input')); filter.focus(); }
+    const query = node.hasAttribute('data-wave') ? 'wave:' + node.getAttribute('data-wave')
+      : node.getAttribute('data-label') + '=' + (node.getAttribute('data-value') ?? '');
+    if (filter) { filter.value = query; filter.dispatchEvent(new Event('input')); filter.focus(); }
   }
 }
 
-// Large plans: every phase in a table, filtered by text (`wave:N`, a status, or part of an id).
+// Large plans: every phase in a table, filtered by text (`wave:N`, `key=value` of a label (`key=`:
+// without it), a status, or part of an id).
 function phaseTable(planState) {
   const ids = planState.phases.map((p) => p.id);
   const waves = waveNumbers(planState.phases);
   state.waveOf = new Map(ids.map((id, i) => [id, waves[i]]));
+  state.labelsOf = new Map(planState.phases.map((p) => [p.id, matchLabels(p)]));
   const statusOf = (id) => (planState.phaseStatus[id] && planState.phaseStatus[id].status) || 'pending';
   const body = el('tbody');
-  const input = el('input', { id: 'phase-filter', type: 'search', placeholder: 'filter: id, status, wave:N', 'aria-label': 'filter phases' });
+  const input = el('input', { id: 'phase-filter', type: 'search', placeholder: 'filter: id, status, wave:N, label=value', 'aria-label': 'filter phases' });
   const summary = el('span', { class: 'muted' });
   const render = () => {
     const query = input.value.trim();
     const wave = /^wave:(\d+)$/.exec(query);
+    const label = wave ? null : /^([!-~]+?)=([!-~]*)$/.exec(query);
     const rows = [];
     for (let i = 0; i < ids.length && rows.length < 500; i++) {
       const status = (state.status && state.status.phases && state.status.phases[ids[i]]) || statusOf(ids[i]);
-      if (wave ? waves[i] !== Number(wave[1]) : query && !ids[i].includes(query) && status !== query) continue;
+      if (wave ? waves[i] !== Number(wave[1])
+        : label ? (state.labelsOf.get(ids[i])[label[1]] ?? '') !== label[2]
+          : query && !ids[i].includes(query) && status !== query) continue;
       rows.push(el('tr', {}, el('td', {}, phaseLink(ids[i])), el('td', {}, waves[i]),
         el('td', {}, el('span', { class: 'badge', 'data-status': status, 'data-phase-status': ids[i] }, status))));
     }
@@ -140,14 +175,16 @@ async function runPage(view, id) {
   } catch (error) { show(view, el('h1', {}, 'Run ', id), failure(error)); }
 }
 
-// The run's own statuses on the applied plan's graph; a run of an older revision has no graph here.
+// The graph of the revision the run ran (GET /graph.svg?planId=, from the history if it is no
+// longer applied), coloured with that run's own statuses.
 async function runGraph(view, run) {
   const holder = document.getElementById('run-graph');
+  if (!run.planId) { holder.replaceChildren(el('p', { class: 'muted' }, 'This run names no plan revision.')); return; }
   try {
-    const { body, response } = await api('/graph.svg', { text: true });
+    const { body, response } = await api('/graph.svg?planId=' + encodeURIComponent(run.planId), { text: true });
     if (view !== state.view) return;
-    if (response.headers.get('X-Planter-Plan') !== run.planId || response.headers.get('X-Planter-Graph') !== 'phases') {
-      holder.replaceChildren(el('p', { class: 'muted' }, 'The graph shows the applied plan only; this run is of ' + (run.planId || 'another plan') + '.'));
+    if (response.headers.get('X-Planter-Graph') !== 'phases') {
+      holder.replaceChildren(el('p', { class: 'muted' }, 'Plan ' + run.planId + ' has too many phases to draw one by one; the table below lists them.'));
       return;
     }
     holder.innerHTML = body;  // our own server's SVG: dot escapes every label
@@ -156,7 +193,7 @@ async function runGraph(view, run) {
       node.setAttribute('data-status', statuses.get(node.getAttribute('data-phase')) || 'pending');
     }
     holder.querySelector('svg').addEventListener('click', (event) => openNode(event.target.closest('g.node')));
-  } catch (error) { holder.replaceChildren(failure(error)); }
+  } catch (error) { if (view === state.view) holder.replaceChildren(failure(error)); }
 }
 
 // Each attempt as a bar from its start to its end, on one time axis for the run.
@@ -212,29 +249,53 @@ function historyTable(history) {
     h.attempts === undefined ? '-' : (Array.isArray(h.attempts) ? h.attempts.length : h.attempts), h.endedAt || '-']));
 }
 
-async function diffPage(view) {
+// Two revisions field by field: by default the staged plan against the applied one (GET /diff),
+// or any two the user picks (GET /diff?from=&to=; the choice is kept in the hash: #/diff/<from>/<to>).
+async function diffPage(view, from, to) {
+  const title = el('h1', {}, 'Diff');
   try {
-    const { body: diff } = await api('/diff');
-    const nodes = [el('h1', {}, 'Staged diff')];
-    if (!diff.staged) {
-      nodes.push(el('p', {}, 'Nothing is staged. Stage a plan with ', el('code', {}, 'planter apply PLAN --stage'), '.'));
+    const picked = from && to;
+    const [{ body: diff }, { body: plans }] = await Promise.all([
+      api(picked ? '/diff?from=' + encodeURIComponent(from) + '&to=' + encodeURIComponent(to) : '/diff'),
+      api('/plans?limit=200')]);
+    const revisions = plans.plans.map((p) => ({ id: p.planId, text: p.planId + ' · ' + p.submittedAt + (p.applied ? ' (applied)' : '') }));
+    if (diff.staged && !revisions.some((r) => r.id === diff.stagedPlanId)) {
+      revisions.unshift({ id: diff.stagedPlanId, text: diff.stagedPlanId + ' (staged)' });
+    }
+    const oldId = picked ? from : diff.appliedPlanId;
+    const newId = picked ? to : diff.stagedPlanId;
+    const chooser = (id, name, selected) => el('select', { id, 'aria-label': name },
+      revisions.map((r) => new Option(r.text, r.id, false, r.id === selected)));
+    const fromSelect = chooser('diff-from', 'from revision', oldId);
+    const toSelect = chooser('diff-to', 'to revision', newId);
+    const compare = () => { location.hash = '#/diff/' + encodeURIComponent(fromSelect.value) + '/' + encodeURIComponent(toSelect.value); };
+    const nodes = [title, el('div', { class: 'toolbar' }, el('label', {}, 'from ', fromSelect), el('label', {}, 'to ', toSelect),
+      el('button', { type: 'button', id: 'diff-compare', onclick: compare, disabled: revisions.length === 0 }, 'Compare'),
+      picked ? link('#/diff', 'staged against applied') : null)];
+    if (!picked && !diff.staged) {
+      nodes.push(el('p', { id: 'diff-summary' }, 'Nothing is staged. Stage a plan with ', el('code', {}, 'planter apply PLAN --stage'),
+        ', or pick two revisions above.'));
       return show(view, ...nodes);
     }
     const s = diff.summary || {};
-    nodes.push(el('p', {}, 'staged ', diff.stagedPlanId, ' against ', diff.appliedPlanId || 'nothing', ': ',
-      `${s.added || 0} added, ${s.removed || 0} removed, ${s.changed || 0} changed, ${s.unchanged || 0} unchanged`),
-    el('div', { class: 'toolbar' }, el('button', { type: 'button', id: 'apply-staged', onclick: () =>
-      act('Apply the staged plan ' + diff.stagedPlanId + '?', '/apply', () => { location.hash = '#/'; }) }, 'Apply staged plan')),
-    el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }));
+    nodes.push(el('p', { id: 'diff-summary' }, picked ? 'revision ' + to : 'staged ' + diff.stagedPlanId, ' against ',
+      (picked ? from : diff.appliedPlanId) || 'nothing', ': ',
+      `${s.added || 0} added, ${s.removed || 0} removed, ${s.changed || 0} changed, ${s.unchanged || 0} unchanged`));
+    if (!picked || to === diff.stagedPlanId) {
+      nodes.push(el('div', { class: 'toolbar' }, el('button', { type: 'button', id: 'apply-staged', onclick: () =>
+        act('Apply the staged plan ' + diff.stagedPlanId + '?', '/apply', () => { location.hash = '#/'; }) }, 'Apply staged plan')),
+      el('p', { id: 'action-result', class: 'muted', 'aria-live': 'polite' }));
+    }
     if (diff.added.length) nodes.push(el('h2', {}, 'Added'), el('ul', {}, diff.added.map((id) => el('li', { class: 'diff-new' }, '+ ', id))));
     if (diff.removed.length) nodes.push(el('h2', {}, 'Removed'), el('ul', {}, diff.removed.map((id) => el('li', { class: 'diff-old' }, '- ', id))));
+    const [oldName, newName] = picked ? ['from', 'to'] : ['applied', 'staged'];
     for (const change of diff.changed) {
-      nodes.push(el('h2', {}, '~ ', change.id), table(['field', 'change', 'applied', 'staged'], change.changes.map((c) => [
+      nodes.push(el('h2', {}, '~ ', change.id), table(['field', 'change', oldName, newName], change.changes.map((c) => [
         el('code', {}, c.path), c.op, el('code', { class: 'diff-old' }, c.old === null ? '' : JSON.stringify(c.old)),
         el('code', { class: 'diff-new' }, c.new === null ? '' : JSON.stringify(c.new))])));
     }
     show(view, ...nodes);
-  } catch (error) { show(view, el('h1', {}, 'Staged diff'), failure(error)); }
+  } catch (error) { show(view, title, failure(error)); }
 }
 
 // What runs the phases: the plugins this server loaded (GET /ready's plugins check), the executors
@@ -262,13 +323,14 @@ async function workersPage(view) {
   } catch (error) { show(view, el('h1', {}, 'Workers and executors'), failure(error)); }
 }
 
-// MARK: Routing: #/, #/runs, #/runs/<id>, #/phases/<id>, #/diff
+// MARK: Routing: #/, #/runs, #/runs/<id>, #/phases/<id>, #/diff[/<from>/<to>], #/workers
 
 function route() {
   // Pages render after their requests answer: one started before the latest route must not show.
   const view = ++state.view;
   state.onStatus = null;
   state.waveOf = null;
+  state.groupLabel = null;
   const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const page = parts[0] || 'graph';
   for (const a of document.querySelectorAll('nav a')) {
@@ -278,7 +340,7 @@ function route() {
   if (page === 'runs' && parts[1]) return runPage(view, parts[1]);
   if (page === 'runs') return runsPage(view);
   if (page === 'phases' && parts[1]) return phasePage(view, parts[1]);
-  if (page === 'diff') return diffPage(view);
+  if (page === 'diff') return diffPage(view, parts[1], parts[2]);
   if (page === 'workers') return workersPage(view);
   return graphPage(view);
 }
