@@ -40,6 +40,22 @@ import Glibc
         }
     }
 
+    @Test func thePrefixSeparatesTheQueuesOfPlantersThatShareANATSServer() async throws {
+        try await pools.withPool(workers: ["w1"], arguments: ["w1": ["--nats-prefix", "acme"]], environment: ["PLANTER_NATS_PREFIX": "acme."]) { setup in
+            // A worker without the prefix serves another deployment's queue of the same names.
+            let plain = try WorkerPoolTests.Worker(id: "plain", nats: setup.nats.natsURL, pool: "builders", config: setup.harness.path("worker.yaml"),
+                                                   directory: setup.harness.directory)
+            defer { plain.kill() }
+            #expect(await eventually(within: 10) { plain.log.contains("serving pool builders of namespace default") })
+            let marks = setup.harness.path("marks")
+            let answer = try await setup.server.post("/plan?wait=true", manifest((1...3).map {
+                pools.buildPhase("p\($0)", "sleep 0.3; echo $PLANTER_WORKER_ID >> \(marks)")
+            }))
+            #expect(try answer.json()["result"]?["status"] == "succeeded", "\(answer) \(setup.workers.map(\.log))")
+            #expect(setup.harness.lines("marks") == ["w1", "w1", "w1"], "\(plain.log)")
+        }
+    }
+
     /// A worker that takes the item and never says so (its `started` lost, or it died right after
     /// the fetch): the attempt fails after the lease, not after the schedule timeout.
     @Test func anItemThatRanOutOfDeliveriesFailsItsAttemptNamingThePool() async throws {
