@@ -33,6 +33,9 @@ public struct ExecuteRequest: Sendable {
     public var owner: String?
     /// The phase's `x-scheduleTimeout`: how long it may wait for a remote worker (not sent to plugins).
     public var scheduleTimeoutMs: Int?
+    /// The namespace whose run this is (nil: `planter run`): a remote pool's work goes on that
+    /// namespace's queue, so workers of another namespace never take it (not sent to plugins).
+    public var namespace: String?
 
     public init(
         runId: String, phaseId: String, executor: String, description: String = "", labels: Labels = Labels(),

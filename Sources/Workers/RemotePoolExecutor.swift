@@ -28,14 +28,17 @@ public struct RemotePoolExecutor: Executor {
         let scheduleTimeoutMs = request.scheduleTimeoutMs.map(Int64.init) ?? self.scheduleTimeoutMs
         let scheduleDeadline = Monitor.monotonicNow() + scheduleTimeoutMs * 1_000_000
         let stop = { call.isCancelled }
+        // The run's namespace's queue: workers of another namespace never see it.
+        let subjects = dispatcher.subjects(request.namespace)
 
         // Published (retried while NATS is away, until the schedule timeout).
         var sequence: UInt64 = 0
         var lastError = ""
         while sequence == 0 {
             do {
-                try dispatcher.prepare(pool: pool, leaseMs: leaseMs, capacity: 10_000)
-                sequence = try dispatcher.publish(WorkProtocol.Dispatch(dispatchId: dispatchId, pool: pool, leaseMs: leaseMs, request: request))
+                try dispatcher.prepare(pool: pool, subjects: subjects, leaseMs: leaseMs, capacity: 10_000)
+                sequence = try dispatcher.publish(WorkProtocol.Dispatch(dispatchId: dispatchId, pool: pool, leaseMs: leaseMs, request: request),
+                                                  subjects: subjects)
             } catch {
                 lastError = error.description
                 if call.isCancelled { return ExecuteResult(status: .cancelled, message: call.reason ?? "cancelled") }
@@ -55,8 +58,15 @@ public struct RemotePoolExecutor: Executor {
                 result.worker = result.worker ?? "?"
                 return result
             case .output?, .heartbeat?: continue
+            case .exhausted(let consumer, let deliveries)?:
+                // Taken by a worker that never said so and went silent (its `started` lost, or it died
+                // right after the fetch): no need to wait for the schedule timeout.
+                dispatcher.withdraw(sequence, subjects: subjects)
+                return .failed("phase \(request.phaseId)'s work item was delivered \(deliveries) time(s) to pool \(consumer)"
+                    + (consumer == pool ? "" : " (pool \(pool))") + " and no worker finished or renewed it within the lease "
+                    + "(\(leaseMs) ms; JetStream's MAX_DELIVERIES advisory): the worker that took it was lost")
             case nil:
-                dispatcher.withdraw(sequence)
+                dispatcher.withdraw(sequence, subjects: subjects)
                 if call.isCancelled { return ExecuteResult(status: .cancelled, message: call.reason ?? "cancelled before a worker took it") }
                 return .failed("no worker of pool \(pool) took phase \(request.phaseId) within \(scheduleTimeoutMs) ms "
                     + "(the phase's x-scheduleTimeout, else the executor's scheduleTimeout); is a planter worker --pool \(pool) running?")
@@ -86,9 +96,15 @@ public struct RemotePoolExecutor: Executor {
                 lastBeat = Monitor.monotonicNow()
             case .heartbeat?, .started?:
                 lastBeat = Monitor.monotonicNow()
+            case .exhausted(let consumer, _)?:
+                dispatcher.withdraw(sequence, subjects: subjects)
+                var lost = ExecuteResult.failed("worker \(name) of pool \(consumer) lost: its lease ran out without a renewal "
+                    + "(JetStream's MAX_DELIVERIES advisory; its result, if one comes, is dropped)")
+                lost.worker = name
+                return lost
             case nil:
-                if call.isCancelled { return cancel(dispatchId, on: name, mailbox: mailbox, call: call) }
-                dispatcher.withdraw(sequence)
+                if call.isCancelled { return cancel(dispatchId, on: name, subjects: subjects, mailbox: mailbox, call: call) }
+                dispatcher.withdraw(sequence, subjects: subjects)
                 var lost = ExecuteResult.failed("worker \(name) lost: no heartbeat for \(leaseMs) ms (its result, if one comes, is dropped)")
                 lost.worker = name
                 return lost
@@ -97,12 +113,13 @@ public struct RemotePoolExecutor: Executor {
     }
 
     /// Re-sends the cancel until the worker confirms, then waits (one lease at most) for its result.
-    private func cancel(_ dispatchId: String, on worker: String, mailbox: Mailbox<RemoteDispatcher.Arrival>, call: CallContext) -> ExecuteResult {
+    private func cancel(_ dispatchId: String, on worker: String, subjects: WorkSubjects, mailbox: Mailbox<RemoteDispatcher.Arrival>,
+                        call: CallContext) -> ExecuteResult {
         let reason = call.reason ?? "cancelled"
         let deadline = Monitor.monotonicNow() + leaseMs * 1_000_000
         var confirmed = false
         while Monitor.monotonicNow() < deadline {
-            if !confirmed { confirmed = dispatcher.requestCancel(dispatchId, reason: reason) }
+            if !confirmed { confirmed = dispatcher.requestCancel(dispatchId, subjects: subjects, reason: reason) }
             if case .result(var result, _)? = mailbox.next(until: Monitor.monotonicNow() + 500_000_000, stop: { false }) {
                 result.worker = result.worker ?? worker
                 if result.status == .succeeded { return result }

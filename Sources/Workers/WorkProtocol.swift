@@ -2,31 +2,12 @@ import ExecutorRuntime
 import PlanterCore
 import PlanterJSON
 
-/// Subjects, streams and messages shared by Planter and its workers. Version 1; a message of
-/// another version is refused with a message naming both versions.
+/// Messages shared by Planter and its workers (the subjects are `WorkSubjects`). Version 2
+/// (version 1 had one work stream for every namespace); a work item of another version is
+/// refused with a message naming both versions, and Planter warns about a worker whose presence
+/// announces another version.
 public enum WorkProtocol {
-    public static let version = 1
-
-    /// The work-queue stream (one durable pull consumer per pool) and the results stream.
-    public static let workStream = "PLANTER_WORK"
-    public static let resultStream = "PLANTER_RESULTS"
-    public static let resultConsumer = "planter"
-    public static func workSubject(_ pool: String) -> String { "planter.work.\(pool)" }
-    public static let workSubjects = "planter.work.*"
-    public static func resultSubject(_ dispatchId: String) -> String { "planter.result.\(dispatchId)" }
-    public static let resultSubjects = "planter.result.*"
-    /// Core NATS (lossy, live): a dispatch's `started`, `output` and `heartbeat` events.
-    public static func eventSubject(_ dispatchId: String) -> String { "planter.dispatch.\(dispatchId)" }
-    public static let eventSubjects = "planter.dispatch.*"
-    /// Request/reply: cancel a dispatch; the worker running it confirms.
-    public static func controlSubject(_ dispatchId: String) -> String { "planter.control.\(dispatchId)" }
-    public static let controlSubjects = "planter.control.*"
-    /// Request/reply: cancel every dispatch of a run (a restarted Planter, before it resumes the
-    /// run); each worker answers how many it cancels.
-    public static func runControlSubject(_ runId: String) -> String { "planter.control.run.\(runId)" }
-    public static let runControlSubjects = "planter.control.run.*"
-    /// Every worker's presence, every couple of seconds (`GET /workers`).
-    public static let presenceSubject = "planter.workers"
+    public static let version = 2
 
     /// One attempt of one phase, for a worker of `pool`.
     public struct Dispatch: Sendable {

@@ -18,12 +18,15 @@ import Glibc
 public final class WorkerProgram: Sendable {
     public struct Options: Sendable {
         public var nats: NATSSettings
+        /// The namespace (and `PLANTER_NATS_PREFIX`) whose work this worker takes.
+        public var subjects: WorkSubjects
         public var pool: String
         public var id: String
         public var capacity: Int
         public var grace: Duration
-        public init(nats: NATSSettings, pool: String, id: String, capacity: Int, grace: Duration) {
+        public init(nats: NATSSettings, subjects: WorkSubjects, pool: String, id: String, capacity: Int, grace: Duration) {
             self.nats = nats
+            self.subjects = subjects
             self.pool = pool
             self.id = id
             self.capacity = capacity
@@ -32,6 +35,7 @@ public final class WorkerProgram: Sendable {
     }
 
     let options: Options
+    var subjects: WorkSubjects { options.subjects }
     let setup: DeploymentSetup
     let connection: NATSConnection
     let jetStream: JetStream
@@ -56,7 +60,7 @@ public final class WorkerProgram: Sendable {
     public func run() {
         // The phases' processes see which worker ran them.
         setenv("PLANTER_WORKER_ID", options.id, 1)
-        let control = try? connection.subscribe(WorkProtocol.controlSubjects, headers: []) { [self] message in
+        let control = try? connection.subscribe(subjects.controlSubjects, headers: []) { [self] message in
             guard let json = try? JSONParser.parse(message.data), let id = json["dispatchId"]?.stringValue,
                 let call = running.withLock({ $0[id]?.call })
             else { return }
@@ -64,7 +68,7 @@ public final class WorkerProgram: Sendable {
             if let reply = message.reply { try? connection.publish(reply, WorkProtocol.encode(["cancelling": true, "worker": .string(options.id)])) }
         }
         // A restarted Planter cancels what its interrupted run left on the workers before it resumes it.
-        let runControl = try? connection.subscribe(WorkProtocol.runControlSubjects, headers: []) { [self] message in
+        let runControl = try? connection.subscribe(subjects.runControlSubjects, headers: []) { [self] message in
             guard let json = try? JSONParser.parse(message.data), let runId = json["runId"]?.stringValue else { return }
             let calls = running.withLock { $0.values.filter { $0.runId == runId }.map(\.call) }
             for call in calls { call.cancel(reason: json["reason"]?.stringValue ?? "cancelled by Planter") }
@@ -116,18 +120,18 @@ public final class WorkerProgram: Sendable {
 
     /// The queue and the pool's consumer (the same configuration Planter makes; whoever comes first).
     private func bind() throws(NATSError) -> PullSubscription {
-        try jetStream.ensureStream(WorkProtocol.workStream, subjects: [WorkProtocol.workSubjects], retention: .workQueue)
-        try jetStream.ensureConsumer(stream: WorkProtocol.workStream, durable: options.pool, filter: WorkProtocol.workSubject(options.pool),
+        try jetStream.ensureStream(subjects.workStream, subjects: [subjects.workSubjects], retention: .workQueue)
+        try jetStream.ensureConsumer(stream: subjects.workStream, durable: options.pool, filter: subjects.workSubject(options.pool),
                                      ackWaitNs: 30_000_000_000, maxDeliver: 1, maxAckPending: 10_000)
-        return try jetStream.pullSubscription(stream: WorkProtocol.workStream, consumer: options.pool, subject: WorkProtocol.workSubject(options.pool))
+        return try jetStream.pullSubscription(stream: subjects.workStream, consumer: options.pool, subject: subjects.workSubject(options.pool))
     }
 
     private func publishPresence() {
         let executors = setup.registry.bindings.map { JSON.string($0.name) }
-        let body = WorkProtocol.encode(["id": .string(options.id), "pool": .string(options.pool), "executors": .array(executors),
+        let body = WorkProtocol.encode(["id": .string(options.id), "namespace": .string(subjects.namespace), "pool": .string(options.pool), "executors": .array(executors),
                                         "capacity": .int(Int64(options.capacity)), "inFlight": .int(Int64(running.withLock { $0.count })),
                                         "protocol": .int(Int64(WorkProtocol.version))])
-        try? connection.publish(WorkProtocol.presenceSubject, body)
+        try? connection.publish(subjects.presenceSubject, body)
     }
 
     private func start(_ item: JetStreamMessage) {
@@ -144,12 +148,12 @@ public final class WorkerProgram: Sendable {
         let call = CallContext(output: { [self] stream, bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             sent.value.add(1, ordering: .relaxed)
-            try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId), WorkProtocol.event(
+            try? connection.publish(subjects.eventSubject(dispatch.dispatchId), WorkProtocol.event(
                 "output", dispatchId: dispatch.dispatchId, worker: options.id,
                 extra: ["stream": stream == .stderr ? "stderr" : "stdout", "text": .string(masker(dispatch).mask(text))]))
         })
         running.withLock { $0[dispatch.dispatchId] = (call, dispatch.request.runId) }
-        try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId),
+        try? connection.publish(subjects.eventSubject(dispatch.dispatchId),
                                 WorkProtocol.event("started", dispatchId: dispatch.dispatchId, worker: options.id,
                                                    extra: ["deliveries": .int(Int64(clamping: item.deliveries))]))
         startThread(name: "planter-worker-phase") { [self] in
@@ -196,7 +200,7 @@ public final class WorkerProgram: Sendable {
             sleepMs(interval)
             if finished.flag.load(ordering: .relaxed) { return }
             if (try? item.inProgress(timeoutMs: interval)) != nil { confirmed = Monitor.monotonicNow() }
-            try? connection.publish(WorkProtocol.eventSubject(dispatch.dispatchId),
+            try? connection.publish(subjects.eventSubject(dispatch.dispatchId),
                                     WorkProtocol.event("heartbeat", dispatchId: dispatch.dispatchId, worker: options.id))
             if Monitor.monotonicNow() - confirmed > dispatch.leaseMs * 500_000 {
                 call.cancel(reason: "worker \(options.id) could not renew its lease for \(dispatch.leaseMs / 2) ms; "
@@ -218,7 +222,7 @@ public final class WorkerProgram: Sendable {
         let deadline = Monitor.monotonicNow() + 60_000_000_000
         while true {
             do {
-                try jetStream.publish(WorkProtocol.resultSubject(dispatchId), body, messageId: "\(dispatchId)/result")
+                try jetStream.publish(subjects.resultSubject(dispatchId), body, messageId: "\(dispatchId)/result")
                 return
             } catch {
                 if Monitor.monotonicNow() >= deadline {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ExecutorRuntime
 import PlanterCore
 import PlanterHost
@@ -7,7 +8,7 @@ import PlanterJSON
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins",
-        abstract: "List the executor plugins found, the ones that failed to load, and which executor serves which label.",
+        abstract: "List the executor plugins found, the ones that failed to load, which executor serves which label, and the workers of remote pools.",
         subcommands: [PluginsCheckCommand.self]
     )
 
@@ -20,6 +21,8 @@ struct PluginsCommand: ParsableCommand {
         let setup = try deployment.prepare(format: output)
         let catalog = setup.catalog
         let registry = setup.registry
+        // The deployment's remote pools and their live workers (NATS_URL set), else a line saying NATS is not configured.
+        let remote = RemotePools.listen(setup.deployment, environment: ProcessInfo.processInfo.environment)
         switch output {
         case .json, .yaml:
             var object = JSONObject()
@@ -39,6 +42,7 @@ struct PluginsCommand: ParsableCommand {
                 ["name": .string(name), "available": false, "reason": .string(reason)]
             }
             object.appendUnchecked("executors", .array(executors))
+            if let remote { object.appendUnchecked("remotePools", remote.json) }
             StructuredOutput.write(.object(object), output)
         case .text:
             var lines = ["Plugins (host ABI version \(planterABIVersion)):"]
@@ -60,6 +64,7 @@ struct PluginsCommand: ParsableCommand {
             for (name, reason) in registry.unavailable.sorted(by: { $0.key < $1.key }) {
                 lines.append("  \(setup.deployment.executorLabel): \(name) -> unavailable: \(reason)")
             }
+            if let remote { lines += remote.lines }
             StandardOutput.write(lines.joined(separator: "\n") + "\n")
         }
     }

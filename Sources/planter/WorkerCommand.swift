@@ -16,6 +16,8 @@ struct WorkerCommand: ParsableCommand {
         discussion: """
             A planter serve whose deployment has an executor {name: X, remote: {pool: POOL}} sends that executor's \
             phases to POOL; each worker of the pool runs them with the executor named X in its own --config. \
+            A worker serves one namespace (--namespace): each namespace has its own work queue, so a worker never \
+            takes another namespace's phases. \
             SIGTERM or SIGINT drains: no new phase is taken, running ones may finish within --grace seconds.
             """
     )
@@ -25,6 +27,12 @@ struct WorkerCommand: ParsableCommand {
 
     @Option(name: .long, help: "The pool to serve.")
     var pool: String
+
+    @Option(name: .long, help: "The namespace whose phases it takes (default $PLANTER_NAMESPACE, else default).")
+    var namespace: String?
+
+    @Option(name: .customLong("nats-prefix"), help: "Subject prefix, as the server's (default $PLANTER_NATS_PREFIX, else none).")
+    var natsPrefix: String?
 
     @Option(name: .long, help: "Deployment config with the executors this worker runs (default $PLANTER_CONFIG, else the built-in one).")
     var config: String?
@@ -40,9 +48,18 @@ struct WorkerCommand: ParsableCommand {
 
     mutating func validate() throws {
         if let problem = Deployment.poolProblem(pool) { throw ValidationError("--pool: \(problem)") }
+        if let problem = NamespaceName.problem(Substring(resolvedNamespace)) { throw ValidationError("--namespace: \(problem)") }
+        if let problem = WorkSubjects.prefixProblem(resolvedPrefix) { throw ValidationError("--nats-prefix: \(problem)") }
         if !(1...1024).contains(capacity) { throw ValidationError("--capacity must be from 1 to 1024") }
         if !(0...86_400).contains(grace) { throw ValidationError("--grace must be from 0 to 86400 seconds") }
     }
+
+    var resolvedNamespace: String {
+        let given = namespace ?? ProcessInfo.processInfo.environment["PLANTER_NAMESPACE"] ?? ""
+        return given.isEmpty ? NamespaceName.default : given
+    }
+
+    var resolvedPrefix: String { natsPrefix ?? ProcessInfo.processInfo.environment["PLANTER_NATS_PREFIX"] ?? "" }
 
     func run() throws {
         guard let url = nats ?? ProcessInfo.processInfo.environment["NATS_URL"], !url.isEmpty else {
@@ -68,7 +85,7 @@ struct WorkerCommand: ParsableCommand {
         let workerId = id ?? "\(String(cString: host))-\(getpid())"
         let options = WorkerProgram.Options(nats: NATSSettings(servers: servers, credentialsFile: ProcessInfo.processInfo.environment["NATS_CREDS"],
                                                                name: "planter worker"),
-                                            pool: pool, id: workerId, capacity: capacity, grace: .seconds(grace))
+                                            subjects: WorkSubjects(prefix: resolvedPrefix, namespace: resolvedNamespace), pool: pool, id: workerId, capacity: capacity, grace: .seconds(grace))
         let log: @Sendable (String) -> Void = { line in StandardError.write("planter worker \(workerId): \(line)\n") }
         let program: WorkerProgram
         do {
@@ -88,7 +105,7 @@ struct WorkerCommand: ParsableCommand {
             source.resume()
             sources.append(source)
         }
-        log("serving pool \(pool) (capacity \(capacity), executors: \(setup.registry.bindings.map(\.name).joined(separator: ", ")))")
+        log("serving pool \(pool) of namespace \(resolvedNamespace) (capacity \(capacity), executors: \(setup.registry.bindings.map(\.name).joined(separator: ", ")))")
         program.run()
         sources.forEach { $0.cancel() }
         log("stopped")

@@ -86,6 +86,26 @@ import Testing
         #expect(events.withLock { $0 }.contains("reconnected"))
     }
 
+    /// NATS's own auth through the URL (`nats://user:password@host`). A `.creds` file (NATS_CREDS)
+    /// needs `nsc` to be made, which is not installed here: that path is not tested.
+    @Test func theURLsUserAndPasswordAreWhatTheServerChecks() async throws {
+        let nats = try TestDaemon.nats(directory: directory.path + "/auth", auth: ("planter", "s3cret"))
+        let connection = try connect("nats://planter:s3cret@127.0.0.1:\(nats.port)")
+        defer { connection.close() }
+        #expect(connection.isConnected)
+        let received = Mutex(0)
+        _ = try connection.subscribe("authed") { _ in received.withLock { $0 += 1 } }
+        try await connection.flush()
+        try connection.publish("authed", [1])
+        try await waitUntil { received.withLock { $0 } == 1 }
+        for url in ["nats://planter:wrong@127.0.0.1:\(nats.port)", nats.natsURL] {
+            let refused = try? connect(url)
+            defer { refused?.close() }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(refused?.isConnected != true, "\(url) was let in")
+        }
+    }
+
     @Test func aServerDownAtStartIsRetriedInTheBackground() async throws {
         let port = try TestDaemon.freePort()
         let connection = try connect("nats://127.0.0.1:\(port)")

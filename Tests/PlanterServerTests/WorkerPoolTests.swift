@@ -19,13 +19,13 @@ import Glibc
         let logPath: String
         private var reaped = false
 
-        init(id: String, nats: String, pool: String, config: String, directory: String, capacity: Int = 1) throws {
+        init(id: String, nats: String, pool: String, config: String, directory: String, capacity: Int = 1, arguments: [String] = []) throws {
             self.id = id
             logPath = directory + "/worker-\(id).log"
             var environment = ProcessInfo.processInfo.environment
             for key in environment.keys where key.hasPrefix("PLANTER_") || key == "NATS_URL" { environment[key] = nil }
             pid = try spawnProcessGroup([try Products.planter, "worker", "--nats", nats, "--pool", pool, "--config", config, "--id", id,
-                                         "--capacity", "\(capacity)", "--grace", "2"], environment: environment, logPath: logPath)
+                                         "--capacity", "\(capacity)", "--grace", "2"] + arguments, environment: environment, logPath: logPath)
         }
 
         var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -60,16 +60,22 @@ import Glibc
         let workers: [Worker]
     }
 
-    func withPool(workers ids: [String] = ["w1", "w2"], remote: String = "{pool: builders, scheduleTimeout: 5s, lease: 2s}",
-                  _ body: (Setup) async throws -> Void) async throws {
+    /// `arguments`: worker id → more `planter worker` arguments (e.g. `--namespace`); `serverYAML`: more of the server's
+    /// deployment, before its executors; `buildYAML`: more lines of the `build` executor;
+    /// `auth`: the nats-server wants this user and password (given in the URLs).
+    func withPool(workers ids: [String] = ["w1", "w2"], arguments: [String: [String]] = [:],
+                  remote: String = "{pool: builders, scheduleTimeout: 5s, lease: 2s}", serverYAML: String = "", buildYAML: String = "",
+                  environment: [String: String] = [:],
+                  auth: (user: String, password: String)? = nil, _ body: (Setup) async throws -> Void) async throws {
         try await withHarness { harness in
-            let nats = try TestDaemon.nats(directory: harness.path("nats"))
-            try harness.write("server.yaml", "executors:\n  - name: build\n    remote: \(remote)\n")
+            let nats = try TestDaemon.nats(directory: harness.path("nats"), auth: auth)
+            let url = auth.map { "nats://\($0.user):\($0.password)@127.0.0.1:\(nats.port)" } ?? nats.natsURL
+            try harness.write("server.yaml", serverYAML + "executors:\n  - name: build\n    remote: \(remote)\n" + buildYAML)
             try harness.write("worker.yaml", "executors:\n  - name: build\n    plugin: shell\n")
-            let workers = try ids.map { try Worker(id: $0, nats: nats.natsURL, pool: "builders", config: harness.path("worker.yaml"),
-                                                  directory: harness.directory) }
+            let workers = try ids.map { try Worker(id: $0, nats: url, pool: "builders", config: harness.path("worker.yaml"),
+                                                  directory: harness.directory, arguments: arguments[$0] ?? []) }
             defer { workers.forEach { $0.kill() } }
-            let server = try await harness.start(environment: ["NATS_URL": nats.natsURL],
+            let server = try await harness.start(environment: environment.merging(["NATS_URL": url]) { _, new in new },
                                                  arguments: ["--config", harness.path("server.yaml"), "--parallel", "4"])
             if !ids.isEmpty {
                 #expect(await eventually(within: 15) { (try? await server.json("/workers"))?["workers"]?.arrayValue?.count == ids.count },

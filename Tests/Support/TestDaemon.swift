@@ -92,11 +92,13 @@ public final class TestDaemon: @unchecked Sendable {
 }
 
 extension TestDaemon {
-    /// A nats-server with JetStream, its store in `directory`.
-    public static func nats(directory: String) throws -> TestDaemon {
+    /// A nats-server with JetStream, its store in `directory`; with `auth`, every client must give
+    /// that user and password (`nats://user:password@host:port`).
+    public static func nats(directory: String, auth: (user: String, password: String)? = nil) throws -> TestDaemon {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         return try TestDaemon("nats-server", logPath: directory + "/nats-server.log") { port in
             ["-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory + "/jetstream"]
+                + (auth.map { ["--user", $0.user, "--pass", $0.password] } ?? [])
         }
     }
 

@@ -20,6 +20,7 @@ extension RunEngine {
             payload: phase.spec.run ?? .object(JSONObject()), dryRun: false,
             timeoutMs: phase.spec.executionTimeout.map { Int($0.milliseconds) }, inputs: inputs, secrets: binding.secrets)
         request.owner = options.owner
+        request.namespace = options.namespace
         request.scheduleTimeoutMs = phase.spec.scheduleTimeout.map { Int($0.milliseconds) }
         return request
     }

@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     /// This Planter's instance token, handed to executors with every request: the processes
     /// they start carry it (PLANTER_OWNER), so a restart can kill what a crash left behind.
     public var owner: String?
+    /// The namespace the run belongs to (nil: `planter run`); handed to executors with every request.
+    public var namespace: String?
     /// Slots shared with other runs (other namespaces'), taken before each attempt; nil: only `parallel` limits.
     public var capacity: (pool: CapacityPool, lane: String)?
     /// Asked before each attempt starts; while it says no, ready phases wait (a Planter that

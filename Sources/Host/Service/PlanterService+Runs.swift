@@ -31,6 +31,7 @@ extension PlanterService {
         options.unselectedMessage = unselectedMessage ?? "unchanged since the last run, which it passed"
         options.previousOutputs = state.phaseStates.mapValues(\.outputs)
         options.owner = owner
+        options.namespace = configuration.namespace
         options.capacity = configuration.capacity
         if let lease = configuration.lease {
             // With a lease, the run's start (its state, in flight) reaches Redis before its first phase.

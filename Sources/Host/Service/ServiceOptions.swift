@@ -44,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
     /// before the run can resume, to cancel what still runs there and to return the results of
     /// those that ended meanwhile (phase id → result). Nil: every attempt ran in this process.
     public var recoverRemoteAttempts: (@Sendable (String) async -> [String: ExecuteResult])?
+    /// The namespace this service runs (its runs' requests name it: remote pools queue per namespace).
+    public var namespace: String?
 
     public init() {}
 }

@@ -48,12 +48,13 @@ actor Namespaces {
             // The deployment's `namespaces: {<name>: {parallel: N}}` caps the namespace's phases at once.
             if let limit = setup.deployment.namespaceParallel[name] { configuration.parallel = min(configuration.parallel, limit) }
             configuration.capacity = (capacity, name)
+            configuration.namespace = name
             configuration.allowedExecutors = allowedExecutors(name)
             var sinks: [any EventSink] = [RunObserver(metrics: metrics, logger: logger, namespace: name)]
             if let sessions {
                 configuration.runStarting = sessions.runStarting(namespace: name)
                 sinks.append(sessions.mirror(namespace: name))
-                configuration.recoverRemoteAttempts = sessions.recoverRemoteAttempts
+                configuration.recoverRemoteAttempts = sessions.recoverRemoteAttempts(namespace: name)
             }
             let stateFile = StateFile(root: root)
             let eventLog = EventLog()

@@ -3,6 +3,7 @@ import NIOCore
 import PlanterCore
 import PlanterHost
 import PlanterJSON
+import PlanterWorkers
 
 /// GET /health, GET /ready, GET /metrics, POST /STOP, POST /RELOAD, GET /openapi.yaml, GET /namespaces.
 enum SystemRoutes {
@@ -79,11 +80,15 @@ enum SystemRoutes {
         // The `planter worker`s heard from in the last 10 s (their presence every 2 s), for every pool.
         table.add(.get, "/workers", scope: .server) { _, _ in
             let workers = environment.sessions?.workers ?? []
-            return Reply.json(["workers": .array(workers.map { worker in
-                ["id": .string(worker.id), "pool": .string(worker.pool), "executors": .array(worker.executors.map(JSON.string)),
-                 "capacity": .int(Int64(worker.capacity)), "inFlight": .int(Int64(worker.inFlight)),
-                 "protocol": .int(Int64(worker.version)), "lastHeartbeat": .string(worker.lastSeen.iso8601)]
-            }), "nats": .bool(environment.sessions != nil)])
+            return Reply.json(["workers": .array(workers.map { worker -> JSON in
+                var object: JSONObject = ["id": .string(worker.id), "namespace": .string(worker.namespace), "pool": .string(worker.pool),
+                                          "executors": .array(worker.executors.map(JSON.string)),
+                                          "capacity": .int(Int64(worker.capacity)), "inFlight": .int(Int64(worker.inFlight)),
+                                          "protocol": .int(Int64(worker.version)), "lastHeartbeat": .string(worker.lastSeen.iso8601)]
+                // Another work protocol version: listed, but it gets no work (the log says so too).
+                if let warning = worker.warning { object["warning"] = .string(warning) }
+                return .object(object)
+            }), "nats": .bool(environment.sessions != nil), "protocol": .int(Int64(WorkProtocol.version))])
         }
 
         // The namespaces the caller's token may use, each with its applied plan and run in progress.

@@ -33,18 +33,18 @@ final class SessionBridge: Service, Sendable {
         try remote.withLock { current throws(NATSError) -> RemoteDispatcher in
             if let current { return current }
             let logger = self.logger
-            let made = try RemoteDispatcher(connection: connection) { line in logger.warning("\(line)") }
+            let made = try RemoteDispatcher(connection: connection, prefix: subjects.prefix) { line in logger.warning("\(line)") }
             current = made
             return made
         }
     }
 
-    /// For a restart: what an interrupted run left on workers (nil without a remote executor).
-    var recoverRemoteAttempts: (@Sendable (String) async -> [String: ExecuteResult])? {
+    /// For a restart: what an interrupted run of `namespace` left on workers (nil without a remote executor).
+    func recoverRemoteAttempts(namespace: String) -> (@Sendable (String) async -> [String: ExecuteResult])? {
         guard let dispatcher = remote.withLock({ $0 }) else { return nil }
         return { runId in
             await withCheckedContinuation { continuation in
-                startThread(name: "planter-recover") { continuation.resume(returning: dispatcher.recover(runId: runId)) }
+                startThread(name: "planter-recover") { continuation.resume(returning: dispatcher.recover(runId: runId, namespace: namespace)) }
             }
         }
     }

@@ -1,4 +1,5 @@
 import PlanterDeployment
+import PlanterWorkers
 
 /// The Phase Manifest Protocol's session subjects (PROTOCOL.md), per namespace:
 /// `<prefix>plan.session.<id>.<kind>` for `default` (with no prefix: the protocol's subjects as
@@ -18,17 +19,9 @@ struct SessionSubjects: Sendable {
         self.prefix = prefix.isEmpty || prefix.hasSuffix(".") ? prefix : prefix + "."
     }
 
-    /// `PLANTER_NATS_PREFIX`: NATS subject tokens (no spaces, wildcards or empty tokens).
-    static func prefixProblem(_ prefix: String) -> String? {
-        let trimmed = prefix.hasSuffix(".") ? String(prefix.dropLast()) : prefix
-        if trimmed.isEmpty { return nil }
-        for token in trimmed.split(separator: ".", omittingEmptySubsequences: false) {
-            if token.isEmpty || token.utf8.contains(where: { $0 <= 32 || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ">") || $0 >= 127 }) {
-                return "PLANTER_NATS_PREFIX \"\(prefix)\" is not a NATS subject prefix (tokens of letters, digits, - and _, joined by dots)"
-            }
-        }
-        return nil
-    }
+    /// `PLANTER_NATS_PREFIX`: NATS subject tokens (no spaces, wildcards or empty tokens); the
+    /// worker pools' subjects share the prefix, so one rule checks it for both.
+    static func prefixProblem(_ prefix: String) -> String? { WorkSubjects.prefixProblem(prefix) }
 
     func subject(_ namespace: String, _ session: String, _ kind: Kind) -> String {
         root(namespace) + session + "." + kind.rawValue
