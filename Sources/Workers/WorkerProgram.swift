@@ -145,12 +145,14 @@ public final class WorkerProgram: Sendable {
             return
         }
         let sent = OutputCount()
+        // Built once per item: output events come by the thousand.
+        let masker = masker(dispatch)
         let call = CallContext(output: { [self] stream, bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             sent.value.add(1, ordering: .relaxed)
             try? connection.publish(subjects.eventSubject(dispatch.dispatchId), WorkProtocol.event(
                 "output", dispatchId: dispatch.dispatchId, worker: options.id,
-                extra: ["stream": stream == .stderr ? "stderr" : "stdout", "text": .string(masker(dispatch).mask(text))]))
+                extra: ["stream": stream == .stderr ? "stderr" : "stdout", "text": .string(masker.mask(text))]))
         })
         running.withLock { $0[dispatch.dispatchId] = (call, dispatch.request.runId) }
         try? connection.publish(subjects.eventSubject(dispatch.dispatchId),
@@ -159,7 +161,7 @@ public final class WorkerProgram: Sendable {
         startThread(name: "planter-worker-phase") { [self] in
             let finished = Finished()
             startThread(name: "planter-worker-lease") { self.renewLease(item, dispatch, call, finished) }
-            let result = execute(dispatch, call)
+            let result = execute(dispatch, call, masker: masker)
             finished.flag.store(true, ordering: .relaxed)
             publishResult(dispatch.dispatchId, dispatch.request, result, outputEvents: sent.value.load(ordering: .relaxed))
             try? item.ack()
@@ -168,13 +170,12 @@ public final class WorkerProgram: Sendable {
         }
     }
 
-    private func execute(_ dispatch: WorkProtocol.Dispatch, _ call: CallContext) -> ExecuteResult {
+    private func execute(_ dispatch: WorkProtocol.Dispatch, _ call: CallContext, masker: SecretMasker) -> ExecuteResult {
         var request = dispatch.request
         switch setup.registry.resolve(labels: request.labels) {
         case .success(let binding):
             request.secrets.merge(binding.secrets) { server, _ in server }
             var result = binding.executor.execute(request, call: call)
-            let masker = masker(dispatch)
             if !masker.isEmpty {
                 result.message = masker.mask(result.message)
                 result.output = result.output.map(masker.mask)
