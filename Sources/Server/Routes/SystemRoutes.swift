@@ -22,7 +22,8 @@ enum SystemRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
 
         // Liveness: no actor hop, no JSON tree; a handful of bytes. Usually answered before the
-        // router, on the event loop (LivenessHandler); this route serves the rest (a query, HEAD).
+        // router, on the event loop (LivenessHandler); this route serves the rest (a query, Connection:
+        // close, a request pipelined behind one still waiting for its answer).
         let health = healthBody(startedAt: environment.startedAt)
         table.add(.get, "/health", isPublic: true, scope: .server) { _, _ in
             Response(status: .ok, headers: Reply.jsonHeaders, body: ResponseBody(byteBuffer: ByteBuffer(bytes: health())))
