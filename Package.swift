@@ -26,7 +26,9 @@ import PackageDescription
 //                            NATS session interface (Sessions/)
 //   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
-//   Sources/planter          the command-line tool
+//   Sources/Commands         PlanterCommands: `planter run` and `validate` and the CLI's output (tables, JSON/YAML, progress)
+//   Sources/planter          `planter`: run/validate linking only the engine (fast start); execs planter-full for the rest
+//   Sources/planter-full     every command: serve, worker, plugins and the clients of a running server
 //   Plugins/*                executor plugins, each a dynamic library that exports only the ABI entry
 
 /// An executor plugin: a dynamic library product `planter-<name>` whose only export is
@@ -68,6 +70,7 @@ let package = Package(
     name: "planter",
     products: [
         .executable(name: "planter", targets: ["planter"]),
+        .executable(name: "planter-full", targets: ["planter-full"]),
         .executable(name: "planter-executor-host", targets: ["planter-executor-host"]),
         // The engine for embedders, with the modules its API speaks in.
         .library(name: "PlanterHost",
@@ -136,16 +139,25 @@ let package = Package(
             resources: [.copy("openapi.yaml"), .copy("Dashboard/Assets")]
         ),
         .target(name: "ExecutorContract", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"], path: "Sources/ExecutorContract"),
+        // `planter run` and `validate` with their output: shared by both programs below.
+        .target(name: "PlanterCommands",
+                dependencies: ["PlanterHost", "PlanterDeployment", "PlanterCore", "PlanterJSON",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "Sources/Commands"),
+        // What people type: answers run/validate linking only the engine, execs planter-full for the rest.
+        .executableTarget(name: "planter", dependencies: ["PlanterCommands", "PlanterCore",
+                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/planter"),
         .executableTarget(
-            name: "planter",
+            name: "planter-full",
             dependencies: [
-                "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime", "PlanterCore",
-                "PlanterWorkers", "PlanterMessaging",
+                "PlanterCommands", "PlanterHost", "PlanterServer", "ExecutorContract", "PlanterDeployment", "ExecutorRuntime",
+                "PlanterCore", "PlanterWorkers", "PlanterMessaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // The client commands (apply, logs, …); already linked for the server.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
-            path: "Sources/planter"
+            path: "Sources/planter-full"
         ),
         .executableTarget(name: "planter-executor-host", dependencies: ["ExecutorRuntime", "PlanterCore", "PlanterJSON"],
                           path: "Sources/ExecutorHost"),

@@ -160,4 +160,19 @@ import Testing
         #expect(text.contains { $0.hasPrefix("/executors/2/remote/bogus: unknown field") }, "\(text)")
         #expect(text.contains("/executors/3/session/ackTimeout: must be more than 0"), "\(text)")
     }
+
+    /// Problems found after decoding (graph, dispatch) point at the keys as the document spells them.
+    @Test func laterProblemsSpellThePointerAsWritten() {
+        let text = #"[{"Kind":"Phase","Id":"a","Spec":{"Selector":{"Match_Labels":{"executor":"nope"}}}},"#
+            + #"{"kind":"Phase","ID":"a","SPEC":{"Wait_For":{"Phases":["a","ghost"]}}},"#
+            + #"{"kind":"Phase","id":"c","spec":{"waitFor":["ghost"]}},"#
+            + #"{"kind":"Phase","id":"d","spec":{"wait_for":{"phases":["e"]}}},{"kind":"Phase","id":"e","spec":{"wait_for":["d"]}}]"#
+        let found = messages(text)
+        for expected in ["/0/Spec/Selector/Match_Labels/executor: ", "/1/ID: duplicate id \"a\" (first used at /0)",
+                         "/1/SPEC/Wait_For/Phases/1: unknown phase \"ghost\"", "/2/spec/waitFor/0: unknown phase \"ghost\"",
+                         "/spec/wait_for: dependency cycle"] {
+            #expect(found.contains { $0.hasPrefix(expected) || ($0.contains(expected) && expected.hasPrefix("/spec")) },
+                    "expected \(expected) in \(found)")
+        }
+    }
 }

@@ -82,7 +82,7 @@ public enum ManifestDecoder {
             problems.error(JSONPointer.append(path, "kind"), "missing kind (must be \"Phase\")")
         }
         if let (id, idPath) = reader.takeIncludingNull("id") {
-            location.id = idPath
+            location.idKey = reader.spelling(of: "id", canonical: "id")
             if let text = FieldReader.string(id, idPath, &problems, what: "id") {
                 if text.trimmingSpaces.isEmpty { problems.error(idPath, "id must not be empty") }
                 phase.id = text
@@ -92,7 +92,7 @@ public enum ManifestDecoder {
         }
         if let (spec, specPath) = reader.take("spec") {
             if let specObject = spec.objectValue {
-                location.spec = specPath
+                location.specKey = reader.spelling(of: "spec", canonical: "spec")
                 phase.spec = decodeSpec(specObject, path: specPath, location: &location, problems: &problems)
             } else if !spec.isNull {
                 problems.error(specPath, "spec must be an object, got \(spec.typeName)")
@@ -111,6 +111,7 @@ public enum ManifestDecoder {
             spec.description = FieldReader.string(value, valuePath, &problems, what: "description")
         }
         if let (value, valuePath) = reader.take("selector") {
+            location.selectorKey = reader.spelling(of: "selector", canonical: "selector")
             spec.selector = decodeSelector(value, path: valuePath, location: &location, problems: &problems)
         }
         if let (value, valuePath) = reader.take("instancemode") {
@@ -118,7 +119,7 @@ public enum ManifestDecoder {
             if spec.instanceMode == nil { spec.openInstanceMode = value.stringValue }
         }
         if let (value, valuePath) = reader.take("waitfor") {
-            location.waitFor = valuePath
+            location.waitForKey = reader.spelling(of: "waitfor", canonical: "waitFor")
             spec.waitFor = decodeWaitFor(value, path: valuePath, location: &location, problems: &problems)
         }
         if let (value, valuePath) = reader.take("retry") {
@@ -152,7 +153,7 @@ public enum ManifestDecoder {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var selector = Selector()
         if let (labels, labelsPath) = reader.take("matchlabels") {
-            location.matchLabels = labelsPath
+            location.matchLabelsKey = reader.spelling(of: "matchlabels", canonical: "matchLabels")
             selector.matchLabels = FieldReader.labels(labels, labelsPath, &problems, what: "matchLabels")
         }
         selector.extensions = reader.extensions
@@ -164,7 +165,7 @@ public enum ManifestDecoder {
                               problems: inout Problems) -> WaitFor? {
         // A bare list is read as the phases to wait for.
         if value.arrayValue != nil {
-            location.waitForPhases = path
+            location.waitForIsList = true
             let phases = FieldReader.strings(value, path, &problems, what: "waitFor entry")
             return phases.isEmpty ? nil : WaitFor(phases: phases)  // `[]` waits for nothing, as `{"phases": []}` does
         }
@@ -175,7 +176,7 @@ public enum ManifestDecoder {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var waitFor = WaitFor()
         if let (phases, phasesPath) = reader.take("phases") {
-            location.waitForPhases = phasesPath
+            location.phasesKey = reader.spelling(of: "phases", canonical: "phases")
             waitFor.phases = FieldReader.strings(phases, phasesPath, &problems, what: "waitFor.phases entry")
             var seen = Set<String>()
             for (index, id) in waitFor.phases.enumerated() where !seen.insert(id).inserted {

@@ -2,12 +2,12 @@ import PlanterCore
 import PlanterJSON
 
 /// Writes a document to standard output as `-o json` (indented) or `-o yaml` asks.
-enum StructuredOutput {
-    static func write(_ value: JSON, _ format: OutputFormat) {
+package enum StructuredOutput {
+    package static func write(_ value: JSON, _ format: OutputFormat) {
         StandardOutput.write(render(value, format))
     }
 
-    static func render(_ value: JSON, _ format: OutputFormat) -> String {
+    package static func render(_ value: JSON, _ format: OutputFormat) -> String {
         format == .yaml ? YAMLText.render(value) : value.prettySerialized + "\n"
     }
 }

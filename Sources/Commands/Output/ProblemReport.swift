@@ -3,8 +3,8 @@ import PlanterHost
 import PlanterJSON
 
 /// Prints validation problems: one `pointer: message` line each (stderr), or a JSON document.
-enum ProblemReport {
-    static func print(_ problems: [Problem], format: OutputFormat, subject: String) {
+package enum ProblemReport {
+    package static func print(_ problems: [Problem], format: OutputFormat, subject: String) {
         switch format {
         case .json, .yaml:
             StructuredOutput.write(json(problems, valid: false), format)
@@ -15,11 +15,11 @@ enum ProblemReport {
         }
     }
 
-    static func printWarnings(_ problems: [Problem]) {
+    package static func printWarnings(_ problems: [Problem]) {
         for problem in problems { StandardError.write("warning: \(problem)\n") }
     }
 
-    static func json(_ problems: [Problem], valid: Bool) -> JSON {
+    package static func json(_ problems: [Problem], valid: Bool) -> JSON {
         var object = JSONObject()
         object.appendUnchecked("valid", .bool(valid))
         object.appendUnchecked("errors", .array(problems.filter { $0.severity == .error }.map(json)))
@@ -27,7 +27,7 @@ enum ProblemReport {
         return .object(object)
     }
 
-    static func json(_ problem: Problem) -> JSON {
+    package static func json(_ problem: Problem) -> JSON {
         ["path": .string(problem.path), "message": .string(problem.message)]
     }
 }

@@ -4,10 +4,10 @@ import PlanterJSON
 
 /// What `--dry-run` shows: which phases could run together (waves), and the executor
 /// instance and plugin chosen for each. Nothing is executed.
-struct DryRunReport {
-    let plan: Plan
+package struct DryRunReport {
+    package let plan: Plan
 
-    func print(format: OutputFormat) {
+    package func print(format: OutputFormat) {
         let waves = plan.graph.waves()
         switch format {
         case .json, .yaml:

@@ -4,18 +4,18 @@ import Synchronization
 
 /// Live progress for `planter run`: a line when a phase starts, retries, finishes or is
 /// skipped (with its elapsed time), and the phases' output as it streams, indented.
-final class ProgressPrinter: EventSink {
+package final class ProgressPrinter: EventSink {
     private let color: Bool
     /// `log` events from this level up get a line (`planter logs --follow --level debug` lowers it).
     private let logThreshold: LogLevel
     private let started = Mutex<[String: Timestamp]>([:])
 
-    init(color: Bool, logThreshold: LogLevel = .warning) {
+    package init(color: Bool, logThreshold: LogLevel = .warning) {
         self.color = color
         self.logThreshold = logThreshold
     }
 
-    func receive(_ event: RunEvent) {
+    package func receive(_ event: RunEvent) {
         let id = event.phaseId ?? ""
         switch event.kind {
         case .attemptStarted:

@@ -2,21 +2,23 @@ import ArgumentParser
 import PlanterCore
 import PlanterHost
 
-struct ValidateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct ValidateCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check a plan and report every problem with its JSON pointer (exit 2 when invalid)."
     )
 
     @Argument(help: "The plan: a JSON or YAML Phase Manifest (- for standard input).")
-    var plan: String
+    package var plan: String
 
-    @OptionGroup var deployment: DeploymentOptions
+    @OptionGroup package var deployment: DeploymentOptions
 
     @Option(name: [.customShort("o"), .long], help: "text, json or yaml")
-    var output: OutputFormat = .text
+    package var output: OutputFormat = .text
 
-    func run() throws {
+    package func run() throws {
         let setup = try deployment.prepare(format: output)
         switch PlanFile.validate(plan, setup: setup, strict: deployment.isStrict) {
         case .failure(let failure):

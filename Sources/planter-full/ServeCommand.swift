@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanterCommands
 import Dispatch
 import PlanterCore
 import PlanterDeployment

@@ -2,12 +2,17 @@ import PlanterCore
 import PlanterHost
 
 /// The table printed after a run. Large runs list only the phases that did not succeed.
-struct SummaryTable {
-    let result: RunResult
-    let color: Bool
-    static let fullListLimit = 50
+package struct SummaryTable {
+    package let result: RunResult
+    package let color: Bool
+    package static let fullListLimit = 50
 
-    func print() {
+    package init(result: RunResult, color: Bool) {
+        self.result = result
+        self.color = color
+    }
+
+    package func print() {
         var lines: [String] = [""]
         let shown = result.phases.count <= Self.fullListLimit ? result.phases : result.phases.filter { $0.status != .succeeded }
         if !shown.isEmpty {

@@ -3,13 +3,13 @@ import Foundation
 import Glibc
 #endif
 
-enum Terminal {
-    static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+package enum Terminal {
+    package static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
     /// The terminal's height and width in characters; `$LINES`/`$COLUMNS`, else 24×80, when
     /// `fd` is not a terminal or does not say.
-    static func rows(_ fd: Int32) -> Int { size(fd).rows }
-    static func columns(_ fd: Int32) -> Int { size(fd).columns }
+    package static func rows(_ fd: Int32) -> Int { size(fd).rows }
+    package static func columns(_ fd: Int32) -> Int { size(fd).columns }
 
     private static func size(_ fd: Int32) -> (rows: Int, columns: Int) {
         var window = winsize()
@@ -20,15 +20,15 @@ enum Terminal {
         return (max(1, rows), max(1, columns))
     }
 
-    static func paint(_ text: String, _ code: String, _ enabled: Bool) -> String {
+    package static func paint(_ text: String, _ code: String, _ enabled: Bool) -> String {
         enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
     }
 
-    static func pad(_ text: String, _ width: Int) -> String {
+    package static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
-    static func seconds(_ milliseconds: Int64) -> String {
+    package static func seconds(_ milliseconds: Int64) -> String {
         if milliseconds < 1000 { return "\(milliseconds)ms" }
         let tenths = milliseconds / 100
         return "\(tenths / 10).\(tenths % 10)s"

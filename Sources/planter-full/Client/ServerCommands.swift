@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanterCommands
 import PlanterCore
 import PlanterJSON
 import PlanterServer

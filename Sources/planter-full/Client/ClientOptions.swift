@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanterCommands
 import Foundation
 import PlanterCore
 import PlanterJSON

@@ -10,7 +10,7 @@ import Synchronization
 /// each only updates counts; the line is drawn at most every `interval`, and a timer keeps the
 /// elapsed time moving while nothing happens.
 // @unchecked: the timer (a DispatchSource, itself thread-safe) is set up in init and only cancelled after.
-final class ProgressBar: EventSink, @unchecked Sendable {
+package final class ProgressBar: EventSink, @unchecked Sendable {
     private struct State {
         var total: Int
         var finished: [String: PhaseStatus] = [:]
@@ -25,9 +25,9 @@ final class ProgressBar: EventSink, @unchecked Sendable {
     private let width: Int
     private let started = Timestamp.now()
     private let timer: any DispatchSourceTimer
-    static let interval: Int64 = 100  // ms between redraws
+    package static let interval: Int64 = 100  // ms between redraws
 
-    init(total: Int, color: Bool, width: Int = Terminal.columns(1)) {
+    package init(total: Int, color: Bool, width: Int = Terminal.columns(1)) {
         state = Mutex(State(total: total))
         self.color = color
         self.width = max(40, width)
@@ -38,9 +38,9 @@ final class ProgressBar: EventSink, @unchecked Sendable {
     }
 
     /// The total may be known only after the run's first answer (a client following a server).
-    func setTotal(_ total: Int) { state.withLock { $0.total = max($0.total, total) } }
+    package func setTotal(_ total: Int) { state.withLock { $0.total = max($0.total, total) } }
 
-    func receive(_ event: RunEvent) {
+    package func receive(_ event: RunEvent) {
         guard let id = event.phaseId else { return }
         var failure: String?
         state.withLock { state in
@@ -64,7 +64,7 @@ final class ProgressBar: EventSink, @unchecked Sendable {
     }
 
     /// The last line, left on screen, and a newline: what follows prints below it.
-    func finish() {
+    package func finish() {
         timer.cancel()
         state.withLock { state in
             guard !state.closed else { return }
@@ -126,20 +126,20 @@ final class ProgressBar: EventSink, @unchecked Sendable {
 }
 
 /// How a run's progress is shown on text output (`--progress`, else `$PLANTER_PROGRESS`).
-enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
+package enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
     /// A line per phase, or the bar when standard output is a terminal and the plan is longer than its height.
     case auto
     case lines
     case bar
     case none
 
-    static func resolve(_ option: ProgressMode?, quiet: Bool, environment: [String: String]) -> ProgressMode {
+    package static func resolve(_ option: ProgressMode?, quiet: Bool, environment: [String: String]) -> ProgressMode {
         if quiet { return .none }
         return option ?? environment["PLANTER_PROGRESS"].flatMap(ProgressMode.init(rawValue:)) ?? .auto
     }
 
     /// The sink that shows a run of `phases` phases: nil for `none`.
-    func sink(phases: Int, logThreshold: LogLevel = .warning) -> (any EventSink)? {
+    package func sink(phases: Int, logThreshold: LogLevel = .warning) -> (any EventSink)? {
         let color = Terminal.isTerminal(1)
         switch self {
         case .none: return nil

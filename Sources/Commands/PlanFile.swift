@@ -4,8 +4,8 @@ import PlanterDeployment
 import PlanterHost
 
 /// Reads a plan file (`-` for standard input) and validates it against a deployment.
-enum PlanFile {
-    static func read(_ path: String) -> Result<[UInt8], ValidationFailure> {
+package enum PlanFile {
+    package static func read(_ path: String) -> Result<[UInt8], ValidationFailure> {
         if path == "-" {
             return .success([UInt8](FileHandle.standardInput.readDataToEndOfFile()))
         }
@@ -16,7 +16,7 @@ enum PlanFile {
         return .success([UInt8](data))
     }
 
-    static func validate(_ path: String, setup: DeploymentSetup, strict: Bool) -> Result<Plan, ValidationFailure> {
+    package static func validate(_ path: String, setup: DeploymentSetup, strict: Bool) -> Result<Plan, ValidationFailure> {
         switch read(path) {
         case .failure(let failure): return .failure(failure)
         case .success(let bytes):

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PlanterCommands
 import ExecutorContract
 import Foundation
 import PlanterCore

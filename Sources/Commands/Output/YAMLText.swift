@@ -4,8 +4,8 @@ import PlanterJSON
 /// command loads more than it did; the value is JSON, so a few rules cover it: strings that could
 /// read as another type (`true`, `1.5`, `null`, a date) or hold YAML syntax are double-quoted
 /// (JSON's escapes are YAML's), multi-line strings are literal blocks, keys keep their order.
-enum YAMLText {
-    static func render(_ value: JSON) -> String {
+package enum YAMLText {
+    package static func render(_ value: JSON) -> String {
         lines(value).map { $0.allSatisfy { $0 == " " } ? "" : $0 }.joined(separator: "\n") + "\n"
     }
 
@@ -78,7 +78,7 @@ enum YAMLText {
     }
 
     /// Plain when it is unambiguous text; else double-quoted.
-    static func scalar(_ text: String) -> String {
+    package static func scalar(_ text: String) -> String {
         isPlain(text) ? text : JSON.string(text).serialized
     }
 

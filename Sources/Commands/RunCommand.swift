@@ -5,38 +5,40 @@ import PlanterCore
 import PlanterHost
 import PlanterJSON
 
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RunCommand: ParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a plan in this process (no server, no external services).",
         discussion: "Exit codes: 0 every phase succeeded, 1 a phase failed or the run was cancelled, 2 invalid manifest or config."
     )
 
     @Argument(help: "The plan: a JSON or YAML Phase Manifest (- for standard input).")
-    var plan: String
+    package var plan: String
 
-    @OptionGroup var deployment: DeploymentOptions
+    @OptionGroup package var deployment: DeploymentOptions
 
     @Flag(name: .long, help: "Validate and show the waves and the executor of each phase; run nothing.")
-    var dryRun = false
+    package var dryRun = false
 
     @Option(name: .long, help: "Phases running at once (default: the deployment's, else the number of cores).")
-    var parallel: Int?
+    package var parallel: Int?
 
     @Option(name: [.customShort("o"), .long], help: "text: live progress and a summary; json or yaml: the run result.")
-    var output: OutputFormat = .text
+    package var output: OutputFormat = .text
 
     @Option(name: .long, help: "Write every event as a JSON line to this file.")
-    var events: String?
+    package var events: String?
 
     @Flag(name: .long, help: "Text output: no live progress or phase output, only the summary.")
-    var quiet = false
+    package var quiet = false
 
     @Option(name: .long, help: ArgumentHelp("Text output: lines (one per phase event), bar (one line redrawn), none, or auto "
         + "(default, also $PLANTER_PROGRESS): the bar on a terminal when the plan is longer than its height."))
-    var progress: ProgressMode?
+    package var progress: ProgressMode?
 
-    func run() throws {
+    package func run() throws {
         if let parallel, parallel < 1 {
             StandardError.write("--parallel must be at least 1, got \(parallel)\n")
             throw ExitStatus.invalid
@@ -104,10 +106,10 @@ struct RunCommand: ParsableCommand {
 
 /// SIGINT/SIGTERM cancel the run (killing running process groups) instead of killing
 /// Planter and orphaning them.
-final class InterruptHandler {
+package final class InterruptHandler {
     private let sources: [any DispatchSourceSignal]
 
-    init(_ onSignal: @escaping @Sendable () -> Void) {
+    package init(_ onSignal: @escaping @Sendable () -> Void) {
         sources = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -117,7 +119,7 @@ final class InterruptHandler {
         }
     }
 
-    func stop() {
+    package func stop() {
         for source in sources { source.cancel() }
     }
 }

@@ -4,18 +4,18 @@ import PlanterJSON
 import Synchronization
 
 /// `--events FILE`: every event as one JSON line, buffered and flushed in large writes.
-final class EventLogFile: EventSink {
+package final class EventLogFile: EventSink {
     private let handle: FileHandle
     private let buffer = Mutex<[UInt8]>([])
     private static let flushSize = 1 << 16
 
-    init?(path: String) {
+    package init?(path: String) {
         guard FileManager.default.createFile(atPath: path, contents: nil),
             let handle = FileHandle(forWritingAtPath: path) else { return nil }
         self.handle = handle
     }
 
-    func receive(_ event: RunEvent) {
+    package func receive(_ event: RunEvent) {
         var writer = JSONWriter(capacity: 256)
         event.write(to: &writer)
         writer.bytes.append(0x0A)
@@ -30,7 +30,7 @@ final class EventLogFile: EventSink {
         }
     }
 
-    func close() {
+    package func close() {
         buffer.withLock { buffer in
             handle.write(Data(buffer))
             buffer.removeAll()
