@@ -9,17 +9,21 @@ public struct EventFilter: Sendable {
     public var minimumLevel: LogLevel?
     public var since: Timestamp?
     public var limit: Int?
+    /// Only these kinds (a follower waiting for runs to start must not be handed every phase's output).
+    public var kinds: Set<RunEvent.Kind>?
 
     public init(runIds: Set<String>? = nil, phaseId: String? = nil, minimumLevel: LogLevel? = nil, since: Timestamp? = nil,
-                limit: Int? = nil) {
+                limit: Int? = nil, kinds: Set<RunEvent.Kind>? = nil) {
         self.runIds = runIds
         self.phaseId = phaseId
         self.minimumLevel = minimumLevel
         self.since = since
         self.limit = limit
+        self.kinds = kinds
     }
 
     public func matches(_ event: RunEvent) -> Bool {
+        if let kinds, !kinds.contains(event.kind) { return false }
         if let runIds, !runIds.contains(event.runId) { return false }
         if let phaseId, event.phaseId != phaseId { return false }
         if let minimumLevel, event.level < minimumLevel { return false }
