@@ -9,7 +9,7 @@ const NAMESPACE_KEY = 'planter.namespace';
 const API_ROOT = location.pathname.replace(/\/ui\/.*$/, '').replace(/\/namespaces\/[^/]+$/, '');
 const STATUSES = ['pending', 'waiting', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'timedOut'];
 
-const state = { namespace: sessionStorage.getItem(NAMESPACE_KEY) || 'default', follow: null, status: null, poll: null, runWait: null, view: 0 };
+const state = { namespace: sessionStorage.getItem(NAMESPACE_KEY) || 'default', follow: null, status: null, poll: null, runWait: null, following: null, view: 0 };
 
 // MARK: API
 

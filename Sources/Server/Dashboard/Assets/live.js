@@ -122,7 +122,7 @@ async function watch() {
     const live = document.getElementById('live');
     if (body.activeRunId) {
       live.textContent = 'run ' + body.activeRunId + ' ' + body.status + (body.paused ? ' (paused)' : '');
-      if (state.followedRun !== body.activeRunId) follow(body.activeRunId);
+      if (state.followedRun !== body.activeRunId) state.following = follow(body.activeRunId);
     } else if (!state.follow) {
       live.textContent = 'idle';
     }
@@ -138,10 +138,17 @@ const sleep = (ms, signal) => new Promise((resolve) => {
   const timer = setTimeout(resolve, ms);
   signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
 });
+const until = (promise, signal) => new Promise((resolve) => {
+  promise.then(resolve, resolve);
+  signal.addEventListener('abort', resolve, { once: true });
+});
 
 // Waits for each next run of the namespace (one request at a time, each answered when a run
 // starts, after WAIT_SECONDS, or at the server's shutdown) and reads /status when one starts.
-// Started again (the previous loop aborted) at sign-in and when the namespace changes.
+// Not while a run's stream is followed: no run starts before that one ends (one at a time), its
+// end reads /status, and a browser opens at most 6 connections to a server for all its tabs
+// together, so each tab holds one at a time. Started again (the previous loop aborted) at
+// sign-in and when the namespace changes.
 async function waitForRuns() {
   if (state.runWait) state.runWait.abort();
   const controller = new AbortController();
@@ -149,12 +156,14 @@ async function waitForRuns() {
   const { signal } = controller;
   let known = null;  // the newest run id seen ('' for none); null until the first answer
   while (!signal.aborted) {
+    if (state.follow && state.following) { await until(state.following, signal); continue; }
     const asked = Date.now();
     try {
       const wait = known === null ? '' : '&timeout=' + WAIT_SECONDS + '&waitAfter=' + encodeURIComponent(known);
       const { body } = await api('/runs?limit=1' + wait, { signal });
       const newest = body.runs.length ? body.runs[0].runId : '';
-      if (known !== null && newest !== known) watchSoon();
+      // Read before the next wait, so that the new run's stream is followed by then.
+      if (known !== null && newest !== known) await watch();
       // The same run, well before the timeout: the server is shutting down. Ask again later.
       const early = known !== null && newest === known && Date.now() - asked < (WAIT_SECONDS - 2) * 1000;
       known = newest;
