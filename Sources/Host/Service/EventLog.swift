@@ -68,12 +68,21 @@ public final class EventLog: EventSink {
 
     /// The events so far and a stream of the ones to come, with none lost or doubled between.
     public func follow(_ filter: EventFilter) -> (backlog: [RunEvent], live: AsyncStream<RunEvent>) {
+        register(filter, backlog: true)
+    }
+
+    /// The events to come only: no pass over the log (a long poll subscribes at every request).
+    public func subscribe(_ filter: EventFilter) -> AsyncStream<RunEvent> {
+        register(filter, backlog: false).live
+    }
+
+    private func register(_ filter: EventFilter, backlog wanted: Bool) -> (backlog: [RunEvent], live: AsyncStream<RunEvent>) {
         let (stream, continuation) = AsyncStream<RunEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let (backlog, id) = storage.withLock { storage in
             let id = storage.nextSubscriber
             storage.nextSubscriber += 1
             storage.subscribers[id] = (filter, continuation)
-            return (Self.matching(storage, filter), id)
+            return (wanted ? Self.matching(storage, filter) : [], id)
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.storage.withLock { $0.subscribers.removeValue(forKey: id) }

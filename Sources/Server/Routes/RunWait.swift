@@ -29,7 +29,7 @@ enum RunWait {
     /// Returns when the answer may be given (the request's own cancellation ends it too).
     static func wait(_ request: Request, planId: String?, service: PlanterService, notice: ShutdownNotice) async throws(APIError) {
         // Subscribed before the newest run is read, so that a run starting in between is seen.
-        let (_, starts) = await service.eventLog.follow(EventFilter(limit: 0, kinds: [.runStarted]))
+        let starts = await service.eventLog.subscribe(EventFilter(kinds: [.runStarted]))
         guard try await newest(service, planId: planId) == request.known, !notice.hasBegun else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
