@@ -154,7 +154,7 @@ public struct PlanterServer: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: application())]
         if let sessions = environment.sessions { services.append(.init(service: sessions)) }
         services += [
-            .init(service: ServiceShutdown(namespaces: namespaces, logger: logger)),
+            .init(service: ServiceShutdown(namespaces: namespaces, notice: environment.shutdownNotice, logger: logger)),
             .init(service: ReloadOnHangup(namespaces: namespaces, logger: logger)),
         ]
         if let remote = settings.syncFrom, syncPending || settings.syncInterval != nil {

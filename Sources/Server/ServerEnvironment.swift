@@ -3,7 +3,7 @@ import PlanterDeployment
 import PlanterHost
 
 /// What the route handlers share: the namespaces, settings, metrics, the start time, the
-/// shutdown trigger, the OpenAPI document and the request id source. Immutable; built once at start-up.
+/// shutdown trigger and notice, the OpenAPI document and the request id source. Immutable; built once at start-up.
 final class ServerEnvironment: Sendable {
     let namespaces: Namespaces
     /// Nil: no access control.
@@ -11,6 +11,8 @@ final class ServerEnvironment: Sendable {
     let settings: ServerSettings
     let metrics: ServerMetrics
     let shutdown: ShutdownTrigger
+    /// Set once the graceful shutdown begins (long polls answer then).
+    let shutdownNotice = ShutdownNotice()
     let openAPI: OpenAPIDocument
     /// The NATS session interface (nil: no NATS_URL).
     let sessions: SessionBridge?

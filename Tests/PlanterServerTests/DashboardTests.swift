@@ -68,7 +68,7 @@ import Testing
             #expect(page.text.contains("<script src=\"app.js\""))
             #expect(page.header("content-security-policy")?.contains("default-src 'self'") == true)
             let script = "text/javascript; charset=utf-8"
-            for (file, type) in [("app.js", script), ("live.js", script), ("pages.js", script), ("app.css", "text/css; charset=utf-8")] {
+            for (file, type) in [("app.js", script), ("live.js", script), ("graph.js", script), ("pages.js", script), ("app.css", "text/css; charset=utf-8")] {
                 let asset = try await server.get("/ui/\(file)")
                 #expect(asset.status == 200 && asset.header("content-type") == type, "\(file): \(asset)")
             }

@@ -9,17 +9,21 @@ public struct EventFilter: Sendable {
     public var minimumLevel: LogLevel?
     public var since: Timestamp?
     public var limit: Int?
+    /// Only these kinds (a follower waiting for runs to start must not be handed every phase's output).
+    public var kinds: Set<RunEvent.Kind>?
 
     public init(runIds: Set<String>? = nil, phaseId: String? = nil, minimumLevel: LogLevel? = nil, since: Timestamp? = nil,
-                limit: Int? = nil) {
+                limit: Int? = nil, kinds: Set<RunEvent.Kind>? = nil) {
         self.runIds = runIds
         self.phaseId = phaseId
         self.minimumLevel = minimumLevel
         self.since = since
         self.limit = limit
+        self.kinds = kinds
     }
 
     public func matches(_ event: RunEvent) -> Bool {
+        if let kinds, !kinds.contains(event.kind) { return false }
         if let runIds, !runIds.contains(event.runId) { return false }
         if let phaseId, event.phaseId != phaseId { return false }
         if let minimumLevel, event.level < minimumLevel { return false }
@@ -64,12 +68,21 @@ public final class EventLog: EventSink {
 
     /// The events so far and a stream of the ones to come, with none lost or doubled between.
     public func follow(_ filter: EventFilter) -> (backlog: [RunEvent], live: AsyncStream<RunEvent>) {
+        register(filter, backlog: true)
+    }
+
+    /// The events to come only: no pass over the log (a long poll subscribes at every request).
+    public func subscribe(_ filter: EventFilter) -> AsyncStream<RunEvent> {
+        register(filter, backlog: false).live
+    }
+
+    private func register(_ filter: EventFilter, backlog wanted: Bool) -> (backlog: [RunEvent], live: AsyncStream<RunEvent>) {
         let (stream, continuation) = AsyncStream<RunEvent>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         let (backlog, id) = storage.withLock { storage in
             let id = storage.nextSubscriber
             storage.nextSubscriber += 1
             storage.subscribers[id] = (filter, continuation)
-            return (Self.matching(storage, filter), id)
+            return (wanted ? Self.matching(storage, filter) : [], id)
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.storage.withLock { $0.subscribers.removeValue(forKey: id) }

@@ -9,6 +9,8 @@ import ServiceLifecycle
 /// (503 for new plans) and waiting requests complete.
 struct ServiceShutdown: Service {
     let namespaces: Namespaces
+    /// Begun first: requests waiting for a run to start answer now, as none will start.
+    let notice: ShutdownNotice
     let logger: Logger
 
     func run() async throws {
@@ -17,6 +19,7 @@ struct ServiceShutdown: Service {
         } catch {
             logger.warning("cancelled without a graceful shutdown; saving state now")
         }
+        notice.begin()
         for (name, service) in await namespaces.all {
             let active = await service.activeRunId
             logger.notice("shutting down: no new plans",

@@ -2,7 +2,7 @@ import Hummingbird
 import PlanterHost
 import PlanterJSON
 
-/// GET /state, GET /phases/:id, POST /phases/:id/run, GET /runs, GET /runs/:id,
+/// GET /state, GET /phases/:id, POST /phases/:id/run, GET /runs (a long poll with waitAfter: RunWait), GET /runs/:id,
 /// POST /runs/:id/cancel|pause|resume, GET /plans, GET /plans/:id.
 enum InspectionRoutes {
     static func register(in table: inout RouteTable, _ environment: ServerEnvironment) {
@@ -27,7 +27,11 @@ enum InspectionRoutes {
             let service = try await environment.service(context)
             let query = Query(request)
             let page = try query.page(defaultLimit: 50, maximum: 1000)
-            return Reply.json(try await service.runsAnswer(page, planId: query.string("planId")), capacity: 4096)
+            let planId = query.string("planId")
+            if let wait = try RunWait.parse(query) {
+                try await RunWait.wait(wait, planId: planId, service: service, notice: environment.shutdownNotice)
+            }
+            return Reply.json(try await service.runsAnswer(page, planId: planId), capacity: 4096)
         }
 
         table.add(.get, "/plans") { request, context in

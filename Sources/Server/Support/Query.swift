@@ -67,14 +67,24 @@ struct Query {
 
     /// A plan revision's id; empty, too long or with other characters is a 400 naming the parameter.
     func planId(_ name: Substring) throws(APIError) -> String? {
+        try identifier(name, "a plan id", listedBy: "GET /plans", allowsEmpty: false)
+    }
+
+    /// A run's id (Planter's own, `r-20261202T130405-1a2b3c4d`), held to the same bound and
+    /// characters as plan ids; `allowsEmpty`: an empty value means "none".
+    func runId(_ name: Substring, allowsEmpty: Bool) throws(APIError) -> String? {
+        try identifier(name, "a run id", listedBy: "GET /runs", allowsEmpty: allowsEmpty)
+    }
+
+    private func identifier(_ name: Substring, _ what: String, listedBy list: String, allowsEmpty: Bool) throws(APIError) -> String? {
         guard let (value, sent) = lookup(name) else { return nil }
         let problem: String?
         if value.isEmpty {
-            problem = "expected a plan id (GET /plans lists them), got an empty value"
+            problem = allowsEmpty ? nil : "expected \(what) (\(list) lists them), got an empty value"
         } else if value.count > Self.maximumPlanIdLength {
-            problem = "a plan id is at most \(Self.maximumPlanIdLength) characters, got \(value.count)"
+            problem = "\(what) is at most \(Self.maximumPlanIdLength) characters, got \(value.count)"
         } else if !value.unicodeScalars.allSatisfy(Self.isPlanIdScalar) {
-            problem = "a plan id has only letters, digits and - _ . :, got \"\(value.prefix(80))\""
+            problem = "\(what) has only letters, digits and - _ . :, got \"\(value.prefix(80))\""
         } else {
             problem = nil
         }

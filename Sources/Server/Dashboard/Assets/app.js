@@ -9,7 +9,7 @@ const NAMESPACE_KEY = 'planter.namespace';
 const API_ROOT = location.pathname.replace(/\/ui\/.*$/, '').replace(/\/namespaces\/[^/]+$/, '');
 const STATUSES = ['pending', 'waiting', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'timedOut'];
 
-const state = { namespace: sessionStorage.getItem(NAMESPACE_KEY) || 'default', follow: null, status: null, poll: null, view: 0 };
+const state = { namespace: sessionStorage.getItem(NAMESPACE_KEY) || 'default', follow: null, status: null, poll: null, runWait: null, following: null, view: 0 };
 
 // MARK: API
 
@@ -30,8 +30,8 @@ function headers() {
   return token ? { Authorization: 'Bearer ' + token } : {};
 }
 
-async function api(path, { method = 'GET', scope = 'namespace', text = false } = {}) {
-  const response = await fetch(prefix(scope) + path, { method, headers: headers() });
+async function api(path, { method = 'GET', scope = 'namespace', text = false, signal } = {}) {
+  const response = await fetch(prefix(scope) + path, { method, headers: headers(), signal });
   if (response.status === 401) { askToken('The server refused the token.'); throw new APIError(401, null); }
   const body = text ? await response.text() : await response.json().catch(() => null);
   if (!response.ok) {
@@ -74,6 +74,8 @@ document.getElementById('namespace').addEventListener('change', (event) => {
   sessionStorage.setItem(NAMESPACE_KEY, state.namespace);
   stopFollowing();
   route();
+  watch();
+  waitForRuns();
 });
 
 // MARK: Helpers
