@@ -1,14 +1,16 @@
 /// A binary min-heap: ready phases pop in manifest order, timers in deadline order.
+/// Inlinable so that the modules using it get it specialized for their element type: called
+/// generically across the module boundary, a pop cost about 2,000 instructions.
 public struct MinHeap<Element: Comparable> {
-    private var storage: [Element] = []
+    @usableFromInline var storage: [Element] = []
 
-    public init() {}
+    @inlinable public init() {}
 
-    public var isEmpty: Bool { storage.isEmpty }
-    public var count: Int { storage.count }
-    public var min: Element? { storage.first }
+    @inlinable public var isEmpty: Bool { storage.isEmpty }
+    @inlinable public var count: Int { storage.count }
+    @inlinable public var min: Element? { storage.first }
 
-    public mutating func push(_ element: Element) {
+    @inlinable public mutating func push(_ element: Element) {
         storage.append(element)
         var child = storage.count - 1
         while child > 0 {
@@ -19,7 +21,7 @@ public struct MinHeap<Element: Comparable> {
         }
     }
 
-    public mutating func pop() -> Element? {
+    @inlinable public mutating func pop() -> Element? {
         guard !storage.isEmpty else { return nil }
         storage.swapAt(0, storage.count - 1)
         let top = storage.removeLast()

@@ -27,7 +27,7 @@ package struct ObjectReader {
         fields.reserveCapacity(object.count)
         if object.count > 16 { positions = [:] }
         for member in object {
-            if member.key.hasPrefix("x-") || member.key.hasPrefix("X-") {
+            if ObjectReader.isExtension(member.key) {
                 extensions.append(member.key, member.value)
                 continue
             }
@@ -40,6 +40,13 @@ package struct ObjectReader {
             positions?[name] = fields.count
             fields.append(Field(name: name, key: member.key, value: member.value))
         }
+    }
+
+    /// `x-…` or `X-…`, by bytes (String.hasPrefix compares Characters: ~100 instructions a key).
+    package static func isExtension(_ key: String) -> Bool {
+        var bytes = key.utf8.makeIterator()
+        guard let first = bytes.next(), first == UInt8(ascii: "x") || first == UInt8(ascii: "X") else { return false }
+        return bytes.next() == UInt8(ascii: "-")
     }
 
     private func position(of name: String) -> Int? {
@@ -66,6 +73,16 @@ package struct ObjectReader {
     package mutating func take(_ name: String) -> (value: JSON, path: String)? {
         guard let field = takeIncludingNull(name), !field.value.isNull else { return nil }
         return field
+    }
+
+    /// As `take`, with the key as written instead of its pointer, for callers that build the
+    /// pointer only when they report a problem (`JSONPointer.append(path, key)`): a pointer is a
+    /// string built per field read, the larger part of a read's cost.
+    package mutating func takeKeyed(_ name: String, includingNull: Bool = false) -> (value: JSON, key: String)? {
+        guard let index = position(of: name), !fields[index].taken else { return nil }
+        fields[index].taken = true  // a null is taken too: "not set", not an unknown field
+        guard includingNull || !fields[index].value.isNull else { return nil }
+        return (fields[index].value, fields[index].key)
     }
 
     /// As `take`, but a `null` value is returned: for required fields, whose null is an error.
@@ -104,21 +121,22 @@ package struct ObjectReader {
     }
 }
 
-/// Typed reads with messages that say what was expected and what came.
+/// Typed reads with messages that say what was expected and what came. The pointer is an
+/// autoclosure: it is built only when there is a problem to report (most reads have none).
 package enum FieldReader {
     /// A string; any other type is an error naming what came (a number is not turned into text).
-    package static func string(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> String? {
+    package static func string(_ value: JSON, _ path: @autoclosure () -> String, _ problems: inout Problems, what: String) -> String? {
         guard case .string(let s) = value else {
             // YAML reads `id: 2024` as a number: say how to mean text.
             let hint = value.doubleValue != nil || value.boolValue != nil ? " (quote it to mean text: \"\(value.serialized)\")" : ""
-            problems.error(path, "\(what) must be a string, got \(describe(value))\(hint)")
+            problems.error(path(), "\(what) must be a string, got \(describe(value))\(hint)")
             return nil
         }
         return s
     }
 
     /// An integer, also from a numeric string (`"5"`), as some manifest writers send them.
-    package static func integer(_ value: JSON, _ path: String, _ problems: inout Problems, what: String,
+    package static func integer(_ value: JSON, _ path: @autoclosure () -> String, _ problems: inout Problems, what: String,
                         range: ClosedRange<Int>) -> Int? {
         let number: Int?
         switch value {
@@ -127,35 +145,35 @@ package enum FieldReader {
         default: number = nil
         }
         guard let number else {
-            problems.error(path, "\(what) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(describe(value))")
+            problems.error(path(), "\(what) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(describe(value))")
             return nil
         }
         guard range.contains(number) else {
-            problems.error(path, "\(what) must be in \(range.lowerBound)...\(range.upperBound), got \(number)")
+            problems.error(path(), "\(what) must be in \(range.lowerBound)...\(range.upperBound), got \(number)")
             return nil
         }
         return number
     }
 
-    package static func duration(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> PlanDuration? {
+    package static func duration(_ value: JSON, _ path: @autoclosure () -> String, _ problems: inout Problems, what: String) -> PlanDuration? {
         switch PlanDuration.parse(value) {
         case .success(let duration): return duration
         case .failure(let reason):
-            problems.error(path, "\(what) must be a duration from 0 to 30 days, like 300ms, 5s, 2m, 1h or a number "
+            problems.error(path(), "\(what) must be a duration from 0 to 30 days, like 300ms, 5s, 2m, 1h or a number "
                 + "of seconds; got \(describe(value)) (\(reason))")
             return nil
         }
     }
 
     /// A number in `range`, also from a numeric string (`"0.1"`).
-    package static func number(_ value: JSON, _ path: String, _ problems: inout Problems, what: String,
+    package static func number(_ value: JSON, _ path: @autoclosure () -> String, _ problems: inout Problems, what: String,
                        range: ClosedRange<Double>) -> Double? {
         guard let number = lenientNumber(value), number.isFinite else {
-            problems.error(path, "\(what) must be a number from \(range.lowerBound.compact) to \(range.upperBound.compact), got \(describe(value))")
+            problems.error(path(), "\(what) must be a number from \(range.lowerBound.compact) to \(range.upperBound.compact), got \(describe(value))")
             return nil
         }
         guard range.contains(number) else {
-            problems.error(path, "\(what) must be from \(range.lowerBound.compact) to \(range.upperBound.compact), got \(describe(value))")
+            problems.error(path(), "\(what) must be from \(range.lowerBound.compact) to \(range.upperBound.compact), got \(describe(value))")
             return nil
         }
         return number
@@ -168,7 +186,7 @@ package enum FieldReader {
     }
 
     /// A list of strings; a single string is taken as a list of one.
-    package static func strings(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> [String] {
+    package static func strings(_ value: JSON, _ path: @autoclosure () -> String, _ problems: inout Problems, what: String) -> [String] {
         switch value {
         case .string(let s): return [s]
         case .array(let elements):
@@ -177,20 +195,20 @@ package enum FieldReader {
                 if let s = element.stringValue {
                     result.append(s)
                 } else {
-                    problems.error(JSONPointer.append(path, index), "\(what) must be a string, got \(element.typeName)")
+                    problems.error(JSONPointer.append(path(), index), "\(what) must be a string, got \(element.typeName)")
                 }
             }
             return result
         case .null: return []
         default:
-            problems.error(path, "\(what) must be a list of strings, got \(value.typeName)")
+            problems.error(path(), "\(what) must be a list of strings, got \(value.typeName)")
             return []
         }
     }
 
-    package static func labels(_ value: JSON, _ path: String, _ problems: inout Problems, what: String) -> Labels {
+    package static func labels(_ value: JSON, _ path: @autoclosure () -> String, _ problems: inout Problems, what: String) -> Labels {
         guard let object = value.objectValue else {
-            if !value.isNull { problems.error(path, "\(what) must be an object of string values, got \(value.typeName)") }
+            if !value.isNull { problems.error(path(), "\(what) must be an object of string values, got \(value.typeName)") }
             return Labels()
         }
         var labels = Labels()
@@ -198,7 +216,7 @@ package enum FieldReader {
             if let s = member.value.stringValue {
                 labels.appendUnchecked(member.key, s)
             } else {
-                problems.error(JSONPointer.append(path, member.key),
+                problems.error(JSONPointer.append(path(), member.key),
                                "label \"\(member.key)\" must have a string value, got \(describe(member.value))")
             }
         }

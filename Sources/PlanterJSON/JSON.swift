@@ -120,11 +120,12 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
     public init(_ members: [Member]) { self.members = members }
     public init(_ pairs: [(String, JSON)]) { members = pairs.map { Member(key: $0.0, value: $0.1) } }
 
-    public var startIndex: Int { members.startIndex }
-    public var endIndex: Int { members.endIndex }
-    public subscript(position: Int) -> Member { members[position] }
+    // Inlinable: other modules iterate objects member by member (a call per index otherwise).
+    @inlinable public var startIndex: Int { members.startIndex }
+    @inlinable public var endIndex: Int { members.endIndex }
+    @inlinable public subscript(position: Int) -> Member { members[position] }
 
-    public var keys: [String] { members.map(\.key) }
+    public var keys: [String] { members.map { $0.key } }
 
     /// Get or set a member; setting nil removes it, setting a new key appends it.
     public subscript(key: String) -> JSON? {

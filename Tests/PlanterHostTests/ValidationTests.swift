@@ -175,4 +175,19 @@ import Testing
                     "expected \(expected) in \(found)")
         }
     }
+
+    /// Short lists are checked by comparison, long ones through a set: both must warn, once per repeat.
+    @Test func aPhaseListedTwiceInWaitForIsAWarning() {
+        let ids = (0..<20).map { "p\($0)" }
+        let phases = ids.map { #"{"kind":"Phase","id":"\#($0)"}"# }
+        func plan(_ waits: [String]) -> String {
+            let list = waits.map { "\"\($0)\"" }.joined(separator: ",")
+            return "[" + phases.joined(separator: ",") + #",{"kind":"Phase","id":"w","spec":{"waitFor":{"phases":["# + list + "]}}}]"
+        }
+        let short = messages(plan(["p0", "p1", "p0"]))
+        #expect(short.filter { $0.contains("listed twice") } == [#"/20/spec/waitFor/phases/2: phase "p0" is listed twice"#], "\(short)")
+        let long = messages(plan(ids + ["p3", "p19"]))
+        #expect(long.filter { $0.contains("listed twice") }.count == 2, "\(long)")
+        #expect(long.contains { $0.hasPrefix(#"/20/spec/waitFor/phases/21: phase "p19" is listed twice"#) }, "\(long)")
+    }
 }

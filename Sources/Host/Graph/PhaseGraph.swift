@@ -137,7 +137,7 @@ public struct PhaseGraph: Sendable {
 
     /// Dependencies before dependents; manifest order among equals.
     public func topologicalOrder() -> [Int] {
-        var remaining = dependencies.map(\.count)
+        var remaining = dependencies.map { $0.count }  // a key path here cost a runtime call per phase
         var heap = MinHeap<Int>()
         for index in 0..<count where remaining[index] == 0 { heap.push(index) }
         var order: [Int] = []

@@ -72,19 +72,19 @@ public enum ManifestDecoder {
         }
         var reader = ObjectReader(object, path: path, problems: &problems)
         var phase = Phase(id: "")
-        if let (kind, kindPath) = reader.take("kind") {
+        if let (kind, key) = reader.takeKeyed("kind") {
             let text = kind.stringValue ?? ""
             if text != "Phase" {
-                problems.error(kindPath, "kind must be \"Phase\", got \(FieldReader.describe(kind))")
+                problems.error(JSONPointer.append(path, key), "kind must be \"Phase\", got \(FieldReader.describe(kind))")
             }
             phase.kind = "Phase"
         } else {
             problems.error(JSONPointer.append(path, "kind"), "missing kind (must be \"Phase\")")
         }
-        if let (id, idPath) = reader.takeIncludingNull("id") {
-            location.idKey = reader.spelling(of: "id", canonical: "id")
-            if let text = FieldReader.string(id, idPath, &problems, what: "id") {
-                if text.trimmingSpaces.isEmpty { problems.error(idPath, "id must not be empty") }
+        if let (id, key) = reader.takeKeyed("id", includingNull: true) {
+            if key != "id" { location.idKey = key }
+            if let text = FieldReader.string(id, JSONPointer.append(path, key), &problems, what: "id") {
+                if text.trimmingSpaces.isEmpty { problems.error(JSONPointer.append(path, key), "id must not be empty") }
                 phase.id = text
             }
         } else {
@@ -107,15 +107,15 @@ public enum ManifestDecoder {
                            problems: inout Problems) -> PhaseSpec {
         var reader = ObjectReader(object, path: path, problems: &problems)
         var spec = PhaseSpec()
-        if let (value, valuePath) = reader.take("description") {
-            spec.description = FieldReader.string(value, valuePath, &problems, what: "description")
+        if let (value, key) = reader.takeKeyed("description") {
+            spec.description = FieldReader.string(value, JSONPointer.append(path, key), &problems, what: "description")
         }
         if let (value, valuePath) = reader.take("selector") {
             location.selectorKey = reader.spelling(of: "selector", canonical: "selector")
             spec.selector = decodeSelector(value, path: valuePath, location: &location, problems: &problems)
         }
-        if let (value, valuePath) = reader.take("instancemode") {
-            spec.instanceMode = decodeInstanceMode(value, path: valuePath, problems: &problems)
+        if let (value, key) = reader.takeKeyed("instancemode") {
+            spec.instanceMode = decodeInstanceMode(value, path: JSONPointer.append(path, key), problems: &problems)
             if spec.instanceMode == nil { spec.openInstanceMode = value.stringValue }
         }
         if let (value, valuePath) = reader.take("waitfor") {
@@ -152,9 +152,9 @@ public enum ManifestDecoder {
         }
         var reader = ObjectReader(object, path: path, problems: &problems)
         var selector = Selector()
-        if let (labels, labelsPath) = reader.take("matchlabels") {
-            location.matchLabelsKey = reader.spelling(of: "matchlabels", canonical: "matchLabels")
-            selector.matchLabels = FieldReader.labels(labels, labelsPath, &problems, what: "matchLabels")
+        if let (labels, key) = reader.takeKeyed("matchlabels") {
+            if key != "matchLabels" { location.matchLabelsKey = key }
+            selector.matchLabels = FieldReader.labels(labels, JSONPointer.append(path, key), &problems, what: "matchLabels")
         }
         selector.extensions = reader.extensions
         reader.finish(&problems, known: "matchLabels")
@@ -175,16 +175,18 @@ public enum ManifestDecoder {
         }
         var reader = ObjectReader(object, path: path, problems: &problems)
         var waitFor = WaitFor()
-        if let (phases, phasesPath) = reader.take("phases") {
-            location.phasesKey = reader.spelling(of: "phases", canonical: "phases")
-            waitFor.phases = FieldReader.strings(phases, phasesPath, &problems, what: "waitFor.phases entry")
-            var seen = Set<String>()
-            for (index, id) in waitFor.phases.enumerated() where !seen.insert(id).inserted {
-                problems.warning(JSONPointer.append(phasesPath, index), "phase \"\(id)\" is listed twice")
+        if let (phases, key) = reader.takeKeyed("phases") {
+            if key != "phases" { location.phasesKey = key }
+            waitFor.phases = FieldReader.strings(phases, JSONPointer.append(path, key), &problems, what: "waitFor.phases entry")
+            // A phase waits for a few others: comparing with the earlier entries beats hashing each id.
+            let ids = waitFor.phases, few = ids.count <= 16
+            var seen = Set<String>()  // empty, no allocation, unless the list is long
+            for (index, id) in ids.enumerated() where few ? ids[..<index].contains(id) : !seen.insert(id).inserted {
+                problems.warning(JSONPointer.append(JSONPointer.append(path, key), index), "phase \"\(id)\" is listed twice")
             }
         }
-        if let (timeout, timeoutPath) = reader.take("timeout") {
-            waitFor.timeout = FieldReader.duration(timeout, timeoutPath, &problems, what: "waitFor.timeout")
+        if let (timeout, key) = reader.takeKeyed("timeout") {
+            waitFor.timeout = FieldReader.duration(timeout, JSONPointer.append(path, key), &problems, what: "waitFor.timeout")
         }
         waitFor.extensions = reader.extensions
         reader.finish(&problems, known: "phases, timeout")
@@ -200,8 +202,8 @@ public enum ManifestDecoder {
         }
         var reader = ObjectReader(object, path: path, problems: &problems)
         var retry = RetryPolicy()
-        if let (attempts, attemptsPath) = reader.take("maxattempts") {
-            retry.maxAttempts = FieldReader.integer(attempts, attemptsPath, &problems, what: "maxAttempts", range: 1...1000)
+        if let (attempts, key) = reader.takeKeyed("maxattempts") {
+            retry.maxAttempts = FieldReader.integer(attempts, JSONPointer.append(path, key), &problems, what: "maxAttempts", range: 1...1000)
         }
         retry.extensions = reader.extensions
         for key in retryDurations {
@@ -228,8 +230,8 @@ public enum ManifestDecoder {
         }
         var reader = ObjectReader(object, path: path, problems: &problems)
         var handler = Handler()
-        if let (action, actionPath) = reader.take("action") {
-            handler.action = decodeAction(action, path: actionPath, problems: &problems)
+        if let (action, key) = reader.takeKeyed("action") {
+            handler.action = decodeAction(action, path: JSONPointer.append(path, key), problems: &problems)
             if handler.action == nil { handler.openAction = action.stringValue }
         }
         if let (spec, specPath) = reader.take("spec") {
@@ -259,29 +261,29 @@ public enum ManifestDecoder {
 
     /// The protocol leaves instanceMode open: a value Planter does not know (the original's tests
     /// send "parallel", "sequential") runs as `immediate`, with a warning (an error in strict mode).
-    static func decodeInstanceMode(_ value: JSON, path: String, problems: inout Problems) -> InstanceMode? {
+    static func decodeInstanceMode(_ value: JSON, path: @autoclosure () -> String, problems: inout Problems) -> InstanceMode? {
         guard let text = value.stringValue else {
-            problems.error(path, "instanceMode must be a string (immediate or onUse), got \(FieldReader.describe(value))")
+            problems.error(path(), "instanceMode must be a string (immediate or onUse), got \(FieldReader.describe(value))")
             return nil
         }
         if let mode = InstanceMode.allCases.first(where: { ObjectReader.normalize($0.rawValue) == ObjectReader.normalize(text) }) {
             return mode
         }
         let hint = ObjectReader.hint(for: text, in: InstanceMode.allCases.map(\.rawValue))
-        problems.warning(path, "unknown instanceMode \(FieldReader.describe(value)) runs as \"immediate\" (\(hint)known: immediate, onUse)")
+        problems.warning(path(), "unknown instanceMode \(FieldReader.describe(value)) runs as \"immediate\" (\(hint)known: immediate, onUse)")
         return nil
     }
 
     /// The protocol leaves a handler's action open: an unknown one (the original's tests send "log")
     /// acts as the default, raise, with a warning; the handler's messages are still logged.
-    static func decodeAction(_ value: JSON, path: String, problems: inout Problems) -> HandlerAction? {
+    static func decodeAction(_ value: JSON, path: @autoclosure () -> String, problems: inout Problems) -> HandlerAction? {
         guard let text = value.stringValue else {
-            problems.error(path, "action must be a string (raise, continue or abort), got \(FieldReader.describe(value))")
+            problems.error(path(), "action must be a string (raise, continue or abort), got \(FieldReader.describe(value))")
             return nil
         }
         if let action = HandlerAction(rawValue: text.lowercased()) { return action }
         let hint = ObjectReader.hint(for: text, in: HandlerAction.allCases.map(\.rawValue))
-        problems.warning(path, "unknown action \(FieldReader.describe(value)) acts as the default, \"raise\" "
+        problems.warning(path(), "unknown action \(FieldReader.describe(value)) acts as the default, \"raise\" "
             + "(\(hint)known: raise, continue, abort); the handler's messages are still logged")
         return nil
     }
