@@ -84,7 +84,7 @@ fuzz-smoke: deps
 bench: deps bench-deps release
 	bench/run
 
-# Installs planter, planter-full, planter-executor-host, the built-in plugins and the server's resources so that
+# Installs planter (the launcher), planter-run, planter-full, planter-executor-host, the built-in plugins and the server's resources so that
 # `$(PREFIX)/bin/planter` needs no environment: it finds its plugins in $(PREFIX)/lib/planter/plugins
 # and the executor host and openapi.yaml (SwiftPM's resource bundle) beside itself, in $(PREFIX)/bin.
 # BUILD=debug installs the debug build (the install test in make test); the default is a release.
@@ -93,7 +93,7 @@ BUILD           ?= release
 INSTALL_PLUGINS := shell python container http native
 install: $(if $(filter debug,$(BUILD)),build,$(if $(filter release,$(BUILD)),release,install-bad-build))
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/planter/plugins
-	install -m 755 .build/$(BUILD)/planter .build/$(BUILD)/planter-full .build/$(BUILD)/planter-executor-host $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 .build/$(BUILD)/planter .build/$(BUILD)/planter-run .build/$(BUILD)/planter-full .build/$(BUILD)/planter-executor-host $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(INSTALL_PLUGINS:%=.build/$(BUILD)/libplanter-%.so) $(DESTDIR)$(PREFIX)/lib/planter/plugins/
 	rm -rf $(DESTDIR)$(PREFIX)/bin/planter_PlanterServer.resources
 	cp -R .build/$(BUILD)/planter_PlanterServer.resources $(DESTDIR)$(PREFIX)/bin/
@@ -107,7 +107,7 @@ install-bad-build:
 SWIFT_RUNTIME_DIR ?= /usr/lib/swift/linux
 install-swift-runtime: install
 	scripts/install-swift-runtime "$(DESTDIR)" "$(SWIFT_RUNTIME_DIR)" \
-	    $(DESTDIR)$(PREFIX)/bin/planter $(DESTDIR)$(PREFIX)/bin/planter-full $(DESTDIR)$(PREFIX)/bin/planter-executor-host $(DESTDIR)$(PREFIX)/lib/planter/plugins/*.so
+	    $(DESTDIR)$(PREFIX)/bin/planter $(DESTDIR)$(PREFIX)/bin/planter-run $(DESTDIR)$(PREFIX)/bin/planter-full $(DESTDIR)$(PREFIX)/bin/planter-executor-host $(DESTDIR)$(PREFIX)/lib/planter/plugins/*.so
 
 # A busybox root filesystem for the container plugin (examples/deployments/prod.yaml).
 ROOTFS ?= /var/lib/planter/rootfs/busybox

@@ -27,7 +27,8 @@ import PackageDescription
 //   Sources/ExecutorContract the contract checks every executor must pass (tests and `planter plugins check`)
 //   Sources/ExecutorHost     planter-executor-host: serves any plugin .so over the subprocess protocol
 //   Sources/Commands         PlanterCommands: `planter run` and `validate` and the CLI's output (tables, JSON/YAML, progress)
-//   Sources/planter          `planter`: run/validate linking only the engine (fast start); execs planter-full for the rest
+//   Sources/planter          `planter`: a launcher in C that execs planter-run (run, validate) or planter-full (the rest)
+//   Sources/planter-run      run/validate linking only the engine, for a fast start
 //   Sources/planter-full     every command: serve, worker, plugins and the clients of a running server
 //   Plugins/*                executor plugins, each a dynamic library that exports only the ABI entry
 
@@ -70,6 +71,7 @@ let package = Package(
     name: "planter",
     products: [
         .executable(name: "planter", targets: ["planter"]),
+        .executable(name: "planter-run", targets: ["planter-run"]),
         .executable(name: "planter-full", targets: ["planter-full"]),
         .executable(name: "planter-executor-host", targets: ["planter-executor-host"]),
         // The engine for embedders, with the modules its API speaks in.
@@ -144,10 +146,15 @@ let package = Package(
                 dependencies: ["PlanterHost", "PlanterDeployment", "PlanterCore", "PlanterJSON",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Sources/Commands"),
-        // What people type: answers run/validate linking only the engine, execs planter-full for the rest.
-        .executableTarget(name: "planter", dependencies: ["PlanterCommands", "PlanterCore",
-                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          path: "Sources/planter"),
+        // What people type: a launcher in C (libc only) that execs planter-run for run/validate and
+        // planter-full for everything else.
+        .executableTarget(name: "planter", path: "Sources/planter",
+                          // swiftc links the Swift runtime into every program (its registration object needs
+                          // it); linked statically, the launcher loads no Swift library before its exec.
+                          linkerSettings: [.unsafeFlags(["-static-stdlib"])]),
+        .executableTarget(name: "planter-run", dependencies: ["PlanterCommands", "PlanterCore",
+                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/planter-run"),
         .executableTarget(
             name: "planter-full",
             dependencies: [

@@ -2,9 +2,9 @@ import ArgumentParser
 import PlanterCommands
 import PlanterCore
 
-/// Every command of the CLI. `planter` (Sources/planter) answers `run` and `validate` itself and
-/// replaces itself with this program for everything else, so help, version and completions are
-/// this tree's.
+/// Every command of the CLI. The `planter` launcher (Sources/planter) starts planter-run for
+/// `run` and `validate` and this program for everything else, so help, version and completions
+/// are this tree's.
 @main
 struct Planter: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,7 +4,7 @@
     python install_check.py PREFIX --source REPO [--config FILE]… [--only layout,plugins,run,serve,configs,libraries]
                             [--dockerfile FILE]    (default REPO/Dockerfile: its RUNTIME_PACKAGES)
 
-- the layout: planter, planter-full and planter-executor-host in bin, the OpenAPI bundle beside them (once, not
+- the layout: planter, planter-run, planter-full and planter-executor-host in bin, the OpenAPI bundle beside them (once, not
   nested by a second install), exactly the built-in plugins in lib/planter/plugins;
 - `planter plugins` finds every plugin there and none fails to load;
 - `planter run` runs a shell phase in planter-executor-host (isolation: process), found beside planter;
@@ -49,7 +49,7 @@ def run(argv, cwd, timeout=60):
 
 
 def check_layout(prefix, problems):
-    for path in ("bin/planter", "bin/planter-full", "bin/planter-executor-host"):
+    for path in ("bin/planter", "bin/planter-run", "bin/planter-full", "bin/planter-executor-host"):
         problems.check(os.access(os.path.join(prefix, path), os.X_OK), prefix, f"{path} is not an installed executable")
     bundle = os.path.join(prefix, "bin", BUNDLE)
     problems.check(os.path.isfile(os.path.join(bundle, "openapi.yaml")), prefix, f"bin/{BUNDLE}/openapi.yaml is not installed")
@@ -184,7 +184,7 @@ def installable_closure(roots):
 def check_libraries(prefix, dockerfile, problems):
     packages = runtime_packages(dockerfile)
     available = installable_closure(packages)
-    files = [os.path.join(prefix, "bin", name) for name in ("planter", "planter-full", "planter-executor-host")]
+    files = [os.path.join(prefix, "bin", name) for name in ("planter", "planter-run", "planter-full", "planter-executor-host")]
     files += [os.path.join(prefix, "lib/planter/plugins", f"libplanter-{name}.so") for name in PLUGINS]
     libraries = set()
     for file in files:
