@@ -92,13 +92,6 @@ package struct ObjectReader {
         return (fields[index].value, JSONPointer.append(path, fields[index].key))
     }
 
-    /// The key of field `name` as the document spells it, when that is not `canonical` (nil when
-    /// the field is absent or canonically spelled): what a caller keeps to point at it later.
-    package func spelling(of name: String, canonical: String) -> String? {
-        guard let index = position(of: name), fields[index].key != canonical else { return nil }
-        return fields[index].key
-    }
-
     /// Reports what nobody took as unknown, with the closest known name when one is near. In
     /// manifests a warning (newer protocol versions may add fields); in a deployment config an
     /// error (a typo such as `isolatoin` must not silently change what runs).

@@ -90,9 +90,10 @@ public enum ManifestDecoder {
         } else {
             problems.error(JSONPointer.append(path, "id"), "missing id")
         }
-        if let (spec, specPath) = reader.take("spec") {
+        if let (spec, key) = reader.takeKeyed("spec") {
+            let specPath = JSONPointer.append(path, key)
             if let specObject = spec.objectValue {
-                location.specKey = reader.spelling(of: "spec", canonical: "spec")
+                if key != "spec" { location.specKey = key }
                 phase.spec = decodeSpec(specObject, path: specPath, location: &location, problems: &problems)
             } else if !spec.isNull {
                 problems.error(specPath, "spec must be an object, got \(spec.typeName)")
@@ -110,17 +111,17 @@ public enum ManifestDecoder {
         if let (value, key) = reader.takeKeyed("description") {
             spec.description = FieldReader.string(value, JSONPointer.append(path, key), &problems, what: "description")
         }
-        if let (value, valuePath) = reader.take("selector") {
-            location.selectorKey = reader.spelling(of: "selector", canonical: "selector")
-            spec.selector = decodeSelector(value, path: valuePath, location: &location, problems: &problems)
+        if let (value, key) = reader.takeKeyed("selector") {
+            if key != "selector" { location.selectorKey = key }
+            spec.selector = decodeSelector(value, path: JSONPointer.append(path, key), location: &location, problems: &problems)
         }
         if let (value, key) = reader.takeKeyed("instancemode") {
             spec.instanceMode = decodeInstanceMode(value, path: JSONPointer.append(path, key), problems: &problems)
             if spec.instanceMode == nil { spec.openInstanceMode = value.stringValue }
         }
-        if let (value, valuePath) = reader.take("waitfor") {
-            location.waitForKey = reader.spelling(of: "waitfor", canonical: "waitFor")
-            spec.waitFor = decodeWaitFor(value, path: valuePath, location: &location, problems: &problems)
+        if let (value, key) = reader.takeKeyed("waitfor") {
+            if key != "waitFor" { location.waitForKey = key }
+            spec.waitFor = decodeWaitFor(value, path: JSONPointer.append(path, key), location: &location, problems: &problems)
         }
         if let (value, valuePath) = reader.take("retry") {
             spec.retry = decodeRetry(value, path: valuePath, problems: &problems)
